@@ -1,0 +1,1 @@
+"""Prefect flow entrypoints. Thin shells: every step calls into the ``newsetl`` library."""

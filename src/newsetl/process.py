@@ -1,0 +1,74 @@
+"""One input through read -> decode -> extract -> enrich, as a single picklable call.
+
+These functions run inside worker processes; they never raise for a bad input, they
+return a rejected :class:`Processed` carrying the stage and the reason.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import time
+
+from newsetl.config import Settings
+from newsetl.decoding import decode_bytes
+from newsetl.enrich import enrich
+from newsetl.errors import Rejection
+from newsetl.extract import extract_html, extract_plain_text
+from newsetl.models import Article, DocKind, FileRef, Processed, SourceKind, Stage
+from newsetl.sources.files import maybe_decompress, read_bytes
+
+
+def article_from_bytes(
+    data: bytes,
+    kind: DocKind,
+    *,
+    max_bytes: int,
+    focus: str = "balanced",
+    url: str | None = None,
+    http_charset: str | None = None,
+    min_words: int = 0,
+) -> Article:
+    """Raw (possibly gzipped) bytes to an enriched article, or :class:`Rejection`."""
+    body = maybe_decompress(data, max_bytes)
+    decoded = decode_bytes(body, http_charset, markup=kind is DocKind.HTML)
+    if kind is DocKind.HTML:
+        extracted = extract_html(decoded.text, url=url, focus=focus)
+    else:
+        extracted = extract_plain_text(decoded.text)
+    extracted.encoding = decoded.encoding
+    return enrich(extracted, fallback_url=url, min_words=min_words)
+
+
+def process_file(ref: FileRef, settings: Settings) -> Processed:
+    """Read and process one file; every failure becomes a rejection with a reason."""
+    started = time.perf_counter()
+    result = Processed(
+        source_kind=SourceKind.FILE,
+        source_ref=ref.path,
+        size_bytes=ref.size,
+        mtime_ns=ref.mtime_ns,
+    )
+    try:
+        data = read_bytes(ref.path, settings.max_file_bytes)
+        result.sha256 = hashlib.sha256(data).hexdigest()
+        result.size_bytes = len(data)
+        result.article = article_from_bytes(
+            data,
+            ref.kind,
+            max_bytes=settings.max_file_bytes,
+            focus=settings.extract_focus,
+            min_words=settings.min_words,
+        )
+    except Rejection as rej:
+        result.stage, result.reason = rej.stage, rej.reason
+    except RecursionError:
+        result.stage, result.reason = Stage.EXTRACT, "document nested too deeply to process"
+    except MemoryError:
+        result.stage, result.reason = Stage.EXTRACT, "out of memory while processing"
+    except Exception as exc:  # one broken document must never take its batch down
+        result.stage, result.reason = (
+            Stage.EXTRACT,
+            f"unexpected error: {type(exc).__name__}: {exc}"[:500],
+        )
+    result.duration_ms = round((time.perf_counter() - started) * 1000, 2)
+    return result

@@ -1,0 +1,1 @@
+"""Input sources: each yields raw items for the extract stage (files now, feeds too)."""

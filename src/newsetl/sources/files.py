@@ -1,0 +1,201 @@
+"""Files as a source: lazy, deterministic discovery and bounded reading.
+
+Discovery never loads more than one directory listing at a time, so memory does not grow
+with the size of the tree. Every regular file found becomes an input; files that cannot
+be used are yielded as rejections so they still reach the ``inputs`` ledger.
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+import stat
+import zlib
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+
+from newsetl.errors import InputPathError, Rejection
+from newsetl.models import DocKind, FileRef, Processed, SourceKind, Stage
+
+HTML_SUFFIXES = frozenset({".html", ".htm", ".xhtml", ".shtml"})
+TEXT_SUFFIXES = frozenset({".txt", ".text"})
+COMPRESSED_SUFFIXES = frozenset({".gz"})
+GZIP_MAGIC = b"\x1f\x8b"
+
+
+def classify(name: str) -> DocKind | None:
+    """Document kind from the file name; ``.gz`` wraps any known kind."""
+    lower = name.lower()
+    stem, dot, suffix = lower.rpartition(".")
+    if not dot:
+        return None
+    if "." + suffix in COMPRESSED_SUFFIXES:
+        return classify(stem)
+    ext = "." + suffix
+    if ext in HTML_SUFFIXES:
+        return DocKind.HTML
+    if ext in TEXT_SUFFIXES:
+        return DocKind.TEXT
+    return None
+
+
+def _reject(path: str, stage: Stage, reason: str, size: int | None = None) -> Processed:
+    return Processed(
+        source_kind=SourceKind.FILE,
+        source_ref=path,
+        stage=stage,
+        reason=reason,
+        size_bytes=size,
+    )
+
+
+def check_paths(paths: Iterable[str | os.PathLike[str]]) -> list[str]:
+    """Absolute paths for a run, or :class:`InputPathError` if one does not exist at all."""
+    out: list[str] = []
+    for p in paths:
+        ap = os.path.abspath(os.fspath(p))
+        if not os.path.lexists(ap):
+            raise InputPathError(f"no such file or directory: {p}")
+        out.append(ap)
+    if not out:
+        raise InputPathError("no input paths given")
+    return out
+
+
+def discover(paths: Iterable[str]) -> Iterator[FileRef | Processed]:
+    """Walk files and directories (recursively, sorted, following symlinks once).
+
+    Yields a :class:`FileRef` per usable file and a rejected :class:`Processed` for
+    anything that cannot become an input (unsupported type, broken link, loop, no access).
+    """
+    active: set[tuple[int, int]] = set()
+    for root in paths:
+        yield from _walk(root, active, top=True)
+
+
+def _walk(path: str, active: set[tuple[int, int]], top: bool = False) -> Iterator[FileRef | Processed]:
+    try:
+        st = os.stat(path)
+    except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            yield _reject(path, Stage.DISCOVER, "symlink loop")
+        elif os.path.islink(path):
+            yield _reject(path, Stage.DISCOVER, "broken symlink")
+        else:
+            yield _reject(path, Stage.DISCOVER, f"cannot stat: {exc.strerror or exc}")
+        return
+    if stat.S_ISDIR(st.st_mode):
+        key = (st.st_dev, st.st_ino)
+        if key in active:
+            yield _reject(path, Stage.DISCOVER, "symlink loop (directory links back to a parent)")
+            return
+        try:
+            with os.scandir(path) as it:
+                names = sorted(e.name for e in it)
+        except OSError as exc:
+            yield _reject(path, Stage.DISCOVER, f"cannot list directory: {exc.strerror or exc}")
+            return
+        active.add(key)
+        try:
+            for name in names:
+                yield from _walk(os.path.join(path, name), active)
+        finally:
+            active.discard(key)
+        return
+    if not stat.S_ISREG(st.st_mode):
+        yield _reject(path, Stage.DISCOVER, "not a regular file")
+        return
+    kind = classify(os.path.basename(path))
+    if kind is None:
+        if top:
+            # A file named explicitly is worth a look even without a known extension.
+            kind = _sniff(path)
+        if kind is None:
+            suffix = Path(path).suffix or "(none)"
+            yield _reject(path, Stage.DISCOVER, f"unsupported file type {suffix}", st.st_size)
+            return
+    yield FileRef(path=path, size=st.st_size, mtime_ns=st.st_mtime_ns, kind=kind)
+
+
+def _sniff(path: str) -> DocKind | None:
+    try:
+        with open(path, "rb") as fh:
+            head = fh.read(2048)
+    except OSError:
+        return DocKind.TEXT  # let the read stage report the real error
+    if head.startswith(GZIP_MAGIC):
+        try:
+            head = zlib.decompressobj(wbits=31).decompress(head, 2048)
+        except zlib.error:
+            return None
+    low = head.lstrip(b"\xef\xbb\xbf \t\r\n").lower()
+    if low.startswith((b"<!doctype html", b"<html", b"<head", b"<body")) or b"<html" in low:
+        return DocKind.HTML
+    if b"\x00" in head:
+        return None
+    return DocKind.TEXT
+
+
+def read_bytes(path: str, max_bytes: int) -> bytes:
+    """Read one file whole, refusing anything over ``max_bytes`` before reading it."""
+    try:
+        with open(path, "rb") as fh:
+            size = os.fstat(fh.fileno()).st_size
+            if size > max_bytes:
+                raise Rejection(Stage.READ, f"file too large: {size} bytes > cap of {max_bytes}")
+            data = fh.read(max_bytes + 1)
+    except PermissionError as exc:
+        raise Rejection(Stage.READ, f"permission denied: {exc.strerror}") from exc
+    except IsADirectoryError as exc:
+        raise Rejection(Stage.READ, "is a directory") from exc
+    except FileNotFoundError as exc:
+        raise Rejection(Stage.READ, "file vanished before it could be read") from exc
+    except OSError as exc:
+        raise Rejection(Stage.READ, f"cannot read: {exc.strerror or exc}") from exc
+    if len(data) > max_bytes:
+        raise Rejection(Stage.READ, f"file grew past the cap of {max_bytes} bytes while reading")
+    return data
+
+
+def gunzip_bounded(data: bytes, max_bytes: int) -> bytes:
+    """Decompress gzip (all members) without ever holding more than ``max_bytes`` of output.
+
+    A gzip bomb stops at the cap instead of exhausting memory; truncated or corrupt
+    streams raise a :class:`Rejection` with the reason.
+    """
+    out = bytearray()
+    rest = data
+    while rest:
+        dec = zlib.decompressobj(wbits=31)
+        chunk = rest
+        try:
+            while chunk:
+                budget = max_bytes - len(out) + 1
+                out += dec.decompress(chunk, budget)
+                if len(out) > max_bytes:
+                    raise Rejection(
+                        Stage.READ,
+                        f"decompressed size exceeds the cap of {max_bytes} bytes (gzip bomb?)",
+                    )
+                chunk = dec.unconsumed_tail
+            out += dec.flush()
+        except zlib.error as exc:
+            raise Rejection(Stage.READ, f"corrupt gzip data: {exc}") from exc
+        if not dec.eof:
+            raise Rejection(Stage.READ, "truncated gzip data (stream ends before its end marker)")
+        rest = dec.unused_data
+        # Trailing zero padding after the last member is common and harmless.
+        if rest and not rest.startswith(GZIP_MAGIC):
+            if rest.strip(b"\x00"):
+                raise Rejection(Stage.READ, "corrupt gzip data: junk after the last member")
+            break
+    if len(out) > max_bytes:
+        raise Rejection(Stage.READ, f"decompressed size exceeds the cap of {max_bytes} bytes")
+    return bytes(out)
+
+
+def maybe_decompress(data: bytes, max_bytes: int) -> bytes:
+    """Gunzip when the bytes say gzip (by magic number, not by file name)."""
+    if data[:2] == GZIP_MAGIC:
+        return gunzip_bounded(data, max_bytes)
+    return data

@@ -1,0 +1,59 @@
+"""Shared fixtures: the real corpus in ../shared/corpus, temporary warehouses, settings."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from newsetl.config import Settings
+
+ROOT = Path(__file__).resolve().parents[1]
+CORPUS = Path(os.environ.get("NEWSETL_CORPUS", ROOT.parent / "shared" / "corpus")).resolve()
+SEED = CORPUS / "seed" / "000_308f56fdb2bc4e5a.txt"
+
+# Tests never talk to a Prefect Cloud/server the developer happens to have configured.
+os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+
+
+def corpus_path(*parts: str) -> Path:
+    """A path inside the shared corpus, or skip the test with a clear message."""
+    path = CORPUS.joinpath(*parts)
+    if not path.exists():
+        pytest.skip(f"real-data corpus not found at {path} (set NEWSETL_CORPUS to its location)")
+    return path
+
+
+@pytest.fixture
+def corpus() -> Path:
+    return corpus_path()
+
+
+@pytest.fixture
+def seed_file() -> Path:
+    return corpus_path("seed", SEED.name)
+
+
+@pytest.fixture
+def db_path(tmp_path: Path) -> Path:
+    return tmp_path / "wh" / "news.duckdb"
+
+
+@pytest.fixture
+def settings(db_path: Path) -> Settings:
+    """Two worker processes, like the target machine; small batches to exercise batching."""
+    return Settings(db_path=db_path, workers=2, batch_size=40, lock_timeout_s=20)
+
+
+@pytest.fixture
+def inline_settings(db_path: Path) -> Settings:
+    """In-process extraction: fastest for small inputs."""
+    return Settings(db_path=db_path, workers=0, batch_size=50, lock_timeout_s=20)
+
+
+@pytest.fixture(scope="session")
+def prefect_home(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    home = tmp_path_factory.mktemp("prefect-home")
+    yield home

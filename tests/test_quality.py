@@ -1,0 +1,42 @@
+"""Extraction quality is at least that of plain trafilatura on both ground-truth sets."""
+
+from __future__ import annotations
+
+import trafilatura
+
+from newsetl.errors import Rejection
+from newsetl.evaluation import GroundTruthPage, article_extraction_benchmark, evaluate, fundus
+from newsetl.models import DocKind
+from newsetl.process import article_from_bytes
+
+from .conftest import corpus_path
+
+
+def _ours(page: GroundTruthPage) -> str:
+    try:
+        return article_from_bytes(page.path.read_bytes(), DocKind.HTML, max_bytes=2**26, url=page.url).text
+    except Rejection:
+        return ""
+
+
+def _plain(page: GroundTruthPage) -> str:
+    return trafilatura.extract(page.html_bytes()) or ""
+
+
+def test_article_extraction_benchmark_not_below_trafilatura() -> None:
+    pages = list(article_extraction_benchmark(corpus_path("article-extraction-benchmark")))
+    assert len(pages) >= 100
+    ours, plain = evaluate(pages, _ours), evaluate(pages, _plain)
+    assert ours.f1 >= plain.f1, (ours, plain)
+    assert ours.precision >= plain.precision
+    assert ours.recall >= plain.recall - 0.005
+    assert ours.f1 > 0.95
+
+
+def test_fundus_not_below_trafilatura() -> None:
+    pages = list(fundus(corpus_path("fundus")))
+    assert len(pages) >= 60
+    ours, plain = evaluate(pages, _ours), evaluate(pages, _plain)
+    assert ours.f1 >= plain.f1, (ours, plain)
+    assert ours.precision >= plain.precision
+    assert ours.f1 > 0.93

@@ -1,0 +1,103 @@
+from __future__ import annotations
+
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from newsetl import warehouse
+from newsetl.errors import WarehouseError, WarehouseLockedError
+
+HOLD_LOCK = """
+import sys, time, duckdb
+conn = duckdb.connect(sys.argv[1])
+print("locked", flush=True)
+time.sleep(float(sys.argv[2]))
+conn.close()
+"""
+
+
+def test_migrations_apply_once_and_are_recorded(db_path: Path) -> None:
+    with warehouse.session(db_path) as conn:
+        applied = warehouse.migrate(conn)
+        assert applied == [m.version for m in warehouse.migrations()]
+        assert warehouse.migrate(conn) == []
+        rows = conn.execute("SELECT version, name FROM schema_migrations ORDER BY version").fetchall()
+        assert rows[0] == (1, "core")
+        tables = {r[0] for r in conn.execute("SELECT table_name FROM information_schema.tables").fetchall()}
+    assert {
+        "runs",
+        "inputs",
+        "articles",
+        "article_versions",
+        "file_state",
+        "schema_migrations",
+    } <= tables
+
+
+def test_edited_migration_is_refused(db_path: Path) -> None:
+    with warehouse.session(db_path) as conn:
+        warehouse.migrate(conn)
+        conn.execute("UPDATE schema_migrations SET checksum = 'x' WHERE version = 1")
+        with pytest.raises(WarehouseError, match="changed after it was applied"):
+            warehouse.migrate(conn)
+
+
+def test_bundled_fts_extension_loads_offline(db_path: Path) -> None:
+    with warehouse.session(db_path) as conn:
+        warehouse.load_extension(conn, "fts")
+        loaded = conn.execute(
+            "SELECT loaded FROM duckdb_extensions() WHERE extension_name = 'fts'"
+        ).fetchone()
+    assert loaded == (True,)
+
+
+def _hold_lock(db_path: Path, seconds: float) -> subprocess.Popen[str]:
+    db_path.parent.mkdir(parents=True, exist_ok=True)
+    duckdb.connect(str(db_path)).close()
+    proc = subprocess.Popen(
+        [sys.executable, "-c", HOLD_LOCK, str(db_path), str(seconds)],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    assert proc.stdout is not None
+    assert proc.stdout.readline().strip() == "locked"
+    return proc
+
+
+def test_writer_waits_for_the_lock_then_proceeds(db_path: Path) -> None:
+    holder = _hold_lock(db_path, 1.5)
+    try:
+        t0 = time.monotonic()
+        with warehouse.session(db_path, timeout_s=30) as conn:
+            conn.execute("SELECT 1")
+        assert time.monotonic() - t0 >= 0.5
+    finally:
+        holder.wait(timeout=30)
+
+
+def test_writer_gives_up_with_a_clear_message(db_path: Path) -> None:
+    holder = _hold_lock(db_path, 30)
+    try:
+        with pytest.raises(
+            WarehouseLockedError, match=r"locked by another writer \(PID \d+\); gave up after 1 s"
+        ):
+            warehouse.connect(db_path, timeout_s=1)
+    finally:
+        holder.kill()
+        holder.wait()
+
+
+def test_read_only_on_missing_file_is_clear(tmp_path: Path) -> None:
+    with pytest.raises(WarehouseError, match="no warehouse at"):
+        warehouse.connect(tmp_path / "none.duckdb", read_only=True)
+
+
+def test_unwritable_location_is_clear(tmp_path: Path) -> None:
+    blocker = tmp_path / "file"
+    blocker.write_text("x")
+    with pytest.raises(WarehouseError, match="cannot"):
+        warehouse.connect(blocker / "sub" / "news.duckdb")

@@ -1,0 +1,54 @@
+"""The worker pool isolates crashing and hanging inputs without losing the batch."""
+
+from __future__ import annotations
+
+import pytest
+
+from newsetl.workers import WorkerPool
+
+from . import workerfns
+
+
+def _failed(item: int, reason: str) -> str:
+    return f"failed:{item}:{reason}"
+
+
+def test_results_keep_input_order() -> None:
+    with WorkerPool(workerfns.square, _failed, workers=2) as pool:
+        assert pool.map(list(range(50))) == [i * i for i in range(50)]
+
+
+def test_a_crashing_input_is_rejected_and_the_rest_survive() -> None:
+    items = list(range(12))
+    with WorkerPool(workerfns.crash_on_7, _failed, workers=2, item_timeout_s=30) as pool:
+        out = pool.map(items)
+    assert out[7].startswith("failed:7:worker process crashed")
+    assert [o for i, o in enumerate(out) if i != 7] == [i * i for i in items if i != 7]
+
+
+def test_a_hanging_input_times_out() -> None:
+    items = list(range(6))
+    with WorkerPool(workerfns.hang_on_3, _failed, workers=2, item_timeout_s=2) as pool:
+        out = pool.map(items)
+    assert out[3].startswith("failed:3:processing timed out")
+    assert [o for i, o in enumerate(out) if i != 3] == [i * i for i in items if i != 3]
+
+
+def test_an_exception_in_the_function_is_a_failure_not_a_crash() -> None:
+    with WorkerPool(workerfns.raise_on_2, _failed, workers=1) as pool:
+        out = pool.map([1, 2, 3])
+    assert out[0] == 1 and out[2] == 9
+    assert "ValueError" in out[1]
+
+
+def test_inline_mode() -> None:
+    pool = WorkerPool(workerfns.square, _failed, workers=0)
+    assert pool.map([2, 3]) == [4, 9]
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_memory_hog_is_contained(workers: int) -> None:
+    with WorkerPool(workerfns.hog_on_1, _failed, workers=workers, memory_limit_mb=1024) as pool:
+        out = pool.map([0, 1, 2])
+    assert out[0] == 0 and out[2] == 4
+    assert out[1].startswith("failed:1:")
