@@ -249,6 +249,10 @@ def render_rows(columns: list[str], rows: list[tuple[Any, ...]], fmt: str, max_r
         raise fail(f"unknown format {fmt!r} (table, csv, json, markdown)", code=2)
 
 
+# Command groups of other areas live in their own modules (cli_<area>.py) and register
+# themselves on ``app`` when imported here, below everything they use.
+
+
 def main() -> None:
     app()
 

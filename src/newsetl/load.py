@@ -172,6 +172,14 @@ def reason_key(stage: str | None, reason: str | None) -> str | None:
     return f"{stage or '?'}: {reason}"
 
 
+@dataclass(slots=True)
+class BatchResult:
+    """What a batch write decided: counts, plus each item's (outcome, article_id) in order."""
+
+    report: BatchReport
+    decisions: list[tuple[str, str | None]]
+
+
 def load_batch(
     conn: duckdb.DuckDBPyConnection,
     run_id: str,
@@ -180,55 +188,67 @@ def load_batch(
     now: datetime | None = None,
 ) -> BatchReport:
     """Record every item in ``inputs`` and write new/changed articles, atomically."""
+    with transaction(conn):
+        return write_batch(conn, run_id, items, now=now).report
+
+
+def write_batch(
+    conn: duckdb.DuckDBPyConnection,
+    run_id: str,
+    items: Iterable[Processed],
+    *,
+    now: datetime | None = None,
+) -> BatchResult:
+    """The body of :func:`load_batch` for callers that add their own rows to the same
+    transaction (e.g. feed entries); the caller owns BEGIN/COMMIT."""
     items = list(items)
     now = now or datetime.now(UTC)
     report = BatchReport()
-    with transaction(conn):
-        docs = [p.article for p in items if p.article is not None]
-        by_id, by_hash = _existing_articles(
-            conn, {a.article_id for a in docs}, {a.content_hash for a in docs}
+    decisions: list[tuple[str, str | None]] = []
+    docs = [p.article for p in items if p.article is not None]
+    by_id, by_hash = _existing_articles(conn, {a.article_id for a in docs}, {a.content_hash for a in docs})
+    new_rows: dict[str, dict[str, Any]] = {}  # article_id -> row (last write in batch wins)
+    superseded: dict[str, int] = {}  # article_id -> stored version to archive
+    input_rows: list[dict[str, Any]] = []
+    state_rows: list[dict[str, Any]] = []
+    for p in items:
+        outcome, article_id = _decide(p, run_id, now, by_id, by_hash, new_rows, superseded)
+        decisions.append((outcome, article_id))
+        report.add(outcome, reason_key(p.stage, p.reason) if outcome == Outcome.REJECTED else None)
+        input_rows.append(
+            {
+                "run_id": run_id,
+                "source_kind": p.source_kind,
+                "source_ref": p.source_ref,
+                "parent_ref": p.parent_ref,
+                "sha256": p.sha256,
+                "size_bytes": p.size_bytes,
+                "outcome": outcome,
+                "article_id": article_id,
+                "stage": p.stage if outcome == Outcome.REJECTED else None,
+                "reason": p.reason if outcome == Outcome.REJECTED else None,
+                "duration_ms": p.duration_ms,
+                "seen_at": now,
+            }
         )
-        new_rows: dict[str, dict[str, Any]] = {}  # article_id -> row (last write in batch wins)
-        superseded: dict[str, int] = {}  # article_id -> stored version to archive
-        input_rows: list[dict[str, Any]] = []
-        state_rows: list[dict[str, Any]] = []
-        for p in items:
-            outcome, article_id = _decide(p, run_id, now, by_id, by_hash, new_rows, superseded)
-            report.add(outcome, reason_key(p.stage, p.reason) if outcome == Outcome.REJECTED else None)
-            input_rows.append(
+        if p.source_kind == SourceKind.FILE and p.stage != "discover":
+            state_rows.append(
                 {
-                    "run_id": run_id,
-                    "source_kind": p.source_kind,
-                    "source_ref": p.source_ref,
-                    "parent_ref": p.parent_ref,
-                    "sha256": p.sha256,
+                    "path": p.source_ref,
                     "size_bytes": p.size_bytes,
+                    "mtime_ns": p.mtime_ns,
+                    "sha256": p.sha256,
                     "outcome": outcome,
                     "article_id": article_id,
                     "stage": p.stage if outcome == Outcome.REJECTED else None,
                     "reason": p.reason if outcome == Outcome.REJECTED else None,
-                    "duration_ms": p.duration_ms,
-                    "seen_at": now,
+                    "extractor_version": EXTRACTOR_VERSION,
+                    "run_id": run_id,
+                    "checked_at": now,
                 }
             )
-            if p.source_kind == SourceKind.FILE and p.stage != "discover":
-                state_rows.append(
-                    {
-                        "path": p.source_ref,
-                        "size_bytes": p.size_bytes,
-                        "mtime_ns": p.mtime_ns,
-                        "sha256": p.sha256,
-                        "outcome": outcome,
-                        "article_id": article_id,
-                        "stage": p.stage if outcome == Outcome.REJECTED else None,
-                        "reason": p.reason if outcome == Outcome.REJECTED else None,
-                        "extractor_version": EXTRACTOR_VERSION,
-                        "run_id": run_id,
-                        "checked_at": now,
-                    }
-                )
-        _write(conn, run_id, now, new_rows, superseded, input_rows, state_rows)
-    return report
+    _write(conn, run_id, now, new_rows, superseded, input_rows, state_rows)
+    return BatchResult(report, decisions)
 
 
 def _decide(
