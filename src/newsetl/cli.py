@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import os
 import sys
+import threading
 import time
 from pathlib import Path
 from typing import Annotated, Any
@@ -57,6 +58,20 @@ def _quiet_prefect(verbose: bool) -> None:
     os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
     if not verbose:
         os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
+
+
+def _head_start(verbose: bool, workers: int | None) -> Any:
+    """Start Prefect's temporary server and the extraction workers' forkserver in the
+    background while this process does its own set-up; returns the server handle."""
+    _quiet_prefect(verbose)
+    from flows._server import TemporaryPrefectServer
+
+    server = TemporaryPrefectServer().start()
+    if workers != 0:
+        from newsetl.workers import prestart
+
+        threading.Thread(target=prestart, name="forkserver-prestart", daemon=True).start()
+    return server
 
 
 def _version(value: bool) -> None:
@@ -117,18 +132,23 @@ def ingest(
     Example:  newsetl ingest ../shared/corpus/seed/ pages/ --db warehouse/news.duckdb
     """
     from newsetl.sources.files import check_paths
-    from newsetl.warehouse import ensure_schema
 
     try:
         check_paths(paths)
-        # Fail fast (before Prefect starts) when the warehouse cannot be written at all.
-        ensure_schema(_db(db), timeout_s=Settings.from_env().lock_timeout_s)
     except NewsetlError as exc:
         raise fail(str(exc)) from None
-    _quiet_prefect(verbose)
+    server = _head_start(verbose, workers)
+    try:
+        # Fail fast (before running the flow) when the warehouse cannot be written at all.
+        from newsetl.warehouse import ensure_schema
+
+        ensure_schema(_db(db), timeout_s=Settings.from_env().lock_timeout_s)
+    except NewsetlError as exc:
+        server.stop()
+        raise fail(str(exc)) from None
     from flows.ingest_files import ingest_files
 
-    with _progress(disabled=json_out or verbose):
+    with server.api(), _progress(disabled=json_out or verbose):
         try:
             summary = ingest_files(
                 paths=[str(p) for p in paths],

@@ -27,7 +27,7 @@ for _name in ("trafilatura", "htmldate", "courlan", "justext", "readability"):
     logging.getLogger(_name).setLevel(logging.CRITICAL)
 
 _HEAD_SCAN = 300_000
-_META_TAG = re.compile(r"<meta\b[^>]*>", re.IGNORECASE)
+_HEAD_END = re.compile(r"</head\s*>|<body[\s>]", re.IGNORECASE)
 _ATTR = re.compile(r"""([\w:.\-]+)\s*=\s*(?:"([^"]*)"|'([^']*)'|([^\s"'>]+))""")
 _HTML_LANG = re.compile(
     r"<html\b[^>]*?\blang\s*=\s*[\"']?\s*([A-Za-z]{2,3})(?:[-_][A-Za-z0-9]+)*", re.IGNORECASE
@@ -52,12 +52,22 @@ _PUBLISHED_KEYS = (
     "date",
 )
 _LANG_KEYS = ("content-language", "language", "dc.language", "og:locale")
+_WANTED_META = re.compile(
+    r"<meta\b[^>]*?\b(?:property|name|itemprop|http-equiv)\s*=\s*[\"']?(?:"
+    + "|".join(re.escape(k) for k in (*_PUBLISHED_KEYS, *_LANG_KEYS))
+    + r")[\"'\s/>][^>]*>",
+    re.IGNORECASE,
+)
 
 
 def _meta_tags(head: str) -> dict[str, str]:
-    """First value per lower-cased name/property/itemprop/http-equiv of <meta> tags."""
+    """First value per lower-cased name/property/itemprop/http-equiv of the <meta> tags we use.
+
+    One regex pass picks only the tags named in ``_PUBLISHED_KEYS``/``_LANG_KEYS``; parsing
+    the attributes of every meta tag on a page costs more than the rest of this module.
+    """
     found: dict[str, str] = {}
-    for tag in _META_TAG.findall(head):
+    for tag in _WANTED_META.findall(head):
         attrs = {
             m.group(1).lower(): m.group(2) or m.group(3) or m.group(4) or "" for m in _ATTR.finditer(tag)
         }
@@ -123,8 +133,8 @@ def _as_list(value: Any) -> list[str]:
 def extract_html(html: str, *, url: str | None = None, focus: str = "balanced") -> Extracted:
     """Main text and metadata of one page; :class:`Rejection` when there is no article text."""
     head = html[:_HEAD_SCAN]
-    end = head.lower().find("</head>")
-    metas = _meta_tags(head if end < 0 else head[:end])
+    end = _HEAD_END.search(head)
+    metas = _meta_tags(head if end is None else head[: end.start()])
     doc = trafilatura.bare_extraction(
         html,
         url=url,

@@ -231,7 +231,7 @@ def write_batch(
                 "seen_at": now,
             }
         )
-        if p.source_kind == SourceKind.FILE and p.stage != "discover":
+        if p.source_kind == SourceKind.FILE and p.stage != "discover" and not p.state_current:
             state_rows.append(
                 {
                     "path": p.source_ref,

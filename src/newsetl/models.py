@@ -132,6 +132,9 @@ class Processed:
     known_article_id: str | None = None
     parent_ref: str | None = None
     duration_ms: float = 0.0
+    # True when settled from the stored state without reading the input (same size and
+    # mtime): there is nothing new to remember about it.
+    state_current: bool = False
 
     @property
     def rejected(self) -> bool:

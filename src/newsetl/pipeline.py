@@ -167,6 +167,7 @@ class FileIngest:
             if state is not None and state.size_bytes == item.size and state.mtime_ns == item.mtime_ns:
                 reused = _reuse(item, state)
                 if reused is not None:
+                    reused.state_current = True
                     settled[i] = reused
                     continue
             tasks.append(FileTask(item, state))

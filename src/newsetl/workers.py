@@ -30,6 +30,22 @@ class WorkerStartError(TerminalError):
     """Worker processes cannot be started at all: a run-level failure, not an input's."""
 
 
+def _context() -> multiprocessing.context.ForkServerContext:
+    # forkserver, not fork: the parent runs threads (Prefect, DuckDB) that a fork would copy
+    # mid-flight; the forkserver is a clean process that imported the extractors once.
+    ctx = multiprocessing.get_context("forkserver")
+    ctx.set_forkserver_preload(_PRELOAD)
+    return ctx
+
+
+def prestart() -> None:
+    """Start the forkserver (and its ~2 s of imports) now, e.g. while Prefect starts up."""
+    _context()
+    from multiprocessing import forkserver
+
+    forkserver.ensure_running()
+
+
 def _init_worker(memory_limit_mb: int) -> None:
     # Ctrl-C is for the parent to handle; workers are torn down by it.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
@@ -81,8 +97,7 @@ class WorkerPool(Generic[T, R]):
 
     def _pool(self) -> ProcessPoolExecutor:
         if self._executor is None:
-            ctx = multiprocessing.get_context("forkserver")
-            ctx.set_forkserver_preload(_PRELOAD)
+            ctx = _context()
             self._executor = ProcessPoolExecutor(
                 max_workers=self.workers,
                 mp_context=ctx,
