@@ -13,12 +13,12 @@ from prefect.cache_policies import NO_CACHE
 
 from flows._common import current_run_id, publish_summary, retry_if_transient, summary_dict
 from newsetl.config import Settings
-from newsetl.models import BatchReport, FileRef, Processed
-from newsetl.pipeline import FILES_FLOW, FileIngest
+from newsetl.models import BatchReport, Processed
+from newsetl.pipeline import FILES_FLOW, Batch, FileIngest
 
 
 @task(name="extract-batch", cache_policy=NO_CACHE)
-def extract_batch(job: FileIngest, batch: list[FileRef | Processed]) -> list[Processed]:
+def extract_batch(job: FileIngest, batch: Batch) -> list[Processed]:
     """Skip unchanged files and extract the rest on all cores (CPU-bound: no retries)."""
     return job.extract(batch)
 

@@ -132,3 +132,19 @@ def test_examples_folder_loads_all_three_kinds(inline_settings: Settings) -> Non
         ("html", "en", "utf-8", True),
         ("text", "de", "utf-8", True),
     ]
+
+
+def test_unchanged_files_do_not_count_towards_batch_size(tmp_path: Path, db_path: Path) -> None:
+    """A no-op re-run is one batch however small batch_size is: skipped files ride along."""
+    from newsetl.pipeline import FileIngest
+
+    pages = tmp_path / "pages"
+    _copy_pages(pages, 12)
+    settings = Settings(db_path=db_path, workers=0, batch_size=5)
+    first = ingest_files([pages], settings)
+    assert first.report.counts["loaded"] == 12
+    with FileIngest([pages], settings) as job:
+        batches = list(job.batches())
+        job.finish()
+    assert len(batches) == 1
+    assert len(batches[0]) == 12 and not batches[0].tasks

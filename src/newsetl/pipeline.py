@@ -93,6 +93,36 @@ def _worker_failure(task: FileTask, reason: str) -> Processed:
     )
 
 
+_LOOKUP_CHUNK = 2000
+_MAX_SETTLED = 10_000
+
+
+@dataclass
+class Batch:
+    """Inputs in discovery order: settled results (skipped or rejected early) and files
+    still to process (``tasks``, in the same relative order)."""
+
+    items: list[Processed | FileTask] = field(default_factory=list)
+    tasks: list[FileTask] = field(default_factory=list)
+
+    def add(self, item: FileRef | Processed, known: FileState | None) -> None:
+        if isinstance(item, Processed):
+            self.items.append(item)
+            return
+        if known is not None and known.size_bytes == item.size and known.mtime_ns == item.mtime_ns:
+            reused = _reuse(item, known)
+            if reused is not None:
+                reused.state_current = True
+                self.items.append(reused)
+                return
+        task = FileTask(item, known)
+        self.items.append(task)
+        self.tasks.append(task)
+
+    def __len__(self) -> int:
+        return len(self.items)
+
+
 def new_run_id() -> str:
     return str(uuid.uuid4())
 
@@ -144,36 +174,34 @@ class FileIngest:
     def _session(self) -> AbstractContextManager[duckdb.DuckDBPyConnection]:
         return session(self.settings.db_path, timeout_s=self.settings.lock_timeout_s)
 
-    def batches(self) -> Iterator[list[FileRef | Processed]]:
-        """Discovered inputs in bounded batches (discovery is lazy)."""
-        it = iter(discover(self._roots))
-        while batch := list(itertools.islice(it, self.settings.batch_size)):
+    def batches(self) -> Iterator[Batch]:
+        """Discovered inputs in bounded batches, with unchanged files already settled.
+
+        Discovery is lazy; the warehouse is asked about files a chunk at a time. Only files
+        that need extraction count towards ``batch_size``: unchanged files ride along (up
+        to ``_MAX_SETTLED`` per batch), so a no-op re-run is a handful of batches.
+        """
+        batch = Batch()
+        discovered = iter(discover(self._roots))
+        while chunk := list(itertools.islice(discovered, _LOOKUP_CHUNK)):
+            refs = [c.path for c in chunk if isinstance(c, FileRef)]
+            known: dict[str, FileState] = {}
+            if refs:
+                with self._session() as conn:
+                    known = lookup_file_state(conn, refs)
+            for item in chunk:
+                batch.add(item, known.get(item.path) if isinstance(item, FileRef) else None)
+                if len(batch.tasks) >= self.settings.batch_size or len(batch.items) >= _MAX_SETTLED:
+                    yield batch
+                    batch = Batch()
+        if batch.items:
             yield batch
 
-    def extract(self, batch: Sequence[FileRef | Processed]) -> list[Processed]:
-        """Skip unchanged files, process the rest in worker processes; keeps input order."""
-        refs = [b for b in batch if isinstance(b, FileRef)]
-        known: dict[str, FileState] = {}
-        if refs:
-            with self._session() as conn:
-                known = lookup_file_state(conn, [r.path for r in refs])
-        tasks: list[FileTask] = []
-        settled: dict[int, Processed] = {}
-        for i, item in enumerate(batch):
-            if isinstance(item, Processed):
-                settled[i] = item
-                continue
-            state = known.get(item.path)
-            if state is not None and state.size_bytes == item.size and state.mtime_ns == item.mtime_ns:
-                reused = _reuse(item, state)
-                if reused is not None:
-                    reused.state_current = True
-                    settled[i] = reused
-                    continue
-            tasks.append(FileTask(item, state))
+    def extract(self, batch: Batch) -> list[Processed]:
+        """Process the batch's remaining files in worker processes; keeps input order."""
         assert self._pool is not None, "use FileIngest as a context manager"
-        done = iter(self._pool.map(tasks))
-        return [settled[i] if i in settled else next(done) for i in range(len(batch))]
+        done = iter(self._pool.map(batch.tasks))
+        return [item if isinstance(item, Processed) else next(done) for item in batch.items]
 
     def load(self, processed: Iterable[Processed]) -> BatchReport:
         with self._session() as conn:

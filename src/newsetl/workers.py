@@ -12,6 +12,7 @@ import contextlib
 import multiprocessing
 import os
 import signal
+import threading
 import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
@@ -87,6 +88,7 @@ class WorkerPool(Generic[T, R]):
         self.item_timeout_s = item_timeout_s
         self.memory_limit_mb = memory_limit_mb
         self._executor: ProcessPoolExecutor | None = None
+        self._lock = threading.Lock()
         self.restarts = 0
 
     def __enter__(self) -> WorkerPool[T, R]:
@@ -135,11 +137,18 @@ class WorkerPool(Generic[T, R]):
             ex.shutdown(wait=True, cancel_futures=True)
 
     def map(self, items: Sequence[T]) -> list[R]:
-        """Results in input order; never raises because of one item."""
+        """Results in input order; never raises because of one item.
+
+        Calls from several threads are served one after the other: crash recovery tears
+        the whole pool down, which must not happen under another caller's feet.
+        """
+        if not items:
+            return []
         if self.workers == 0:
             return [self._fn(it) for it in items]
-        results: dict[int, R] = {}
-        self._run(list(range(len(items))), items, results, window=self.workers + 1)
+        with self._lock:
+            results: dict[int, R] = {}
+            self._run(list(range(len(items))), items, results, window=self.workers + 1)
         return [results[i] for i in range(len(items))]
 
     def _run(self, todo: list[int], items: Sequence[T], results: dict[int, R], window: int) -> None:
