@@ -96,3 +96,27 @@ def test_hard_wrapped_paragraphs_are_joined() -> None:
 def test_content_key_ignores_whitespace_only() -> None:
     assert content_key("a  b\nc") == content_key("a b c")
     assert content_key("a b c") != content_key("a b C")
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        "© 2025 Coastline Gazette",
+        "Copyright Inexhibit 2019 - ISSN: 2283-5474",
+        "Alle Rechte vorbehalten.",
+        "Thanks for signing up!",
+        "Sign up for our daily newsletter",
+        "There was an error processing your subscription.",
+        "Link zum YouTube-Inhalt",
+        "Jetzt Newsletter abonnieren",
+    ],
+)
+def test_page_furniture_lines_are_dropped(line: str) -> None:
+    assert (
+        clean_text(f"Ein echter Absatz.\n{line}\nNoch ein Absatz.") == "Ein echter Absatz.\nNoch ein Absatz."
+    )
+
+
+def test_sentences_mentioning_copyright_are_kept() -> None:
+    text = "The court ruled that copyright law does not protect the recipe, the judge said on Tuesday."
+    assert clean_text(text) == text

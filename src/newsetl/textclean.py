@@ -32,6 +32,23 @@ _TEASER_PREFIX = (
 _TEASER_LINE = re.compile(rf"^\s*[»>•*\-–—]?\s*{_TEASER_PREFIX}\s*(?:[:–—\-|»>›]|\.{{3}}|…|$)", re.IGNORECASE)
 _TEASER_HEADING = re.compile(rf"^\s*{_TEASER_PREFIX}\s*[:–—\-|»>›…]?\s*$", re.IGNORECASE)
 _TEASER_MAX_LEN = 300
+# Short lines that are page furniture wherever they appear: copyright notices, newsletter
+# sign-up widgets, placeholders of blocked embeds.
+_BOILERPLATE_LINE = re.compile(
+    r"^(?:"
+    r"(?:©|\(c\)|copyright\b).{0,150}"
+    r"|.{0,100}\b(?:all rights reserved|alle rechte vorbehalten)\b.{0,60}"
+    r"|(?:thanks|thank you) for (?:signing up|subscribing)\b.*"
+    r"|(?:sign up|subscribe) (?:for|to) (?:our|the|my) (?:[\w-]+ )?newsletters?\b.*"
+    r"|(?:jetzt )?(?:zum )?newsletter (?:abonnieren|bestellen|anmelden)\b.*"
+    r"|there was an error processing your subscription\b.*"
+    r"|keep an eye on your inbox\b.*"
+    r"|link zum [\w-]+-inhalt"
+    r"|(?:externer|eingebetteter) inhalt\b.{0,80}"
+    r")$",
+    re.IGNORECASE,
+)
+_BOILERPLATE_MAX_LEN = 200
 _TRAILER_MAX_LINE = 160
 _TRAILER_MAX_LINES = 12
 
@@ -53,6 +70,10 @@ def is_teaser_line(line: str) -> bool:
     return len(line) <= _TEASER_MAX_LEN and _TEASER_LINE.match(line) is not None
 
 
+def is_boilerplate_line(line: str) -> bool:
+    return len(line) <= _BOILERPLATE_MAX_LEN and _BOILERPLATE_LINE.match(line) is not None
+
+
 def strip_teasers(paragraphs: list[str]) -> list[str]:
     """Drop 'Read more: ...' style lines, and a trailing 'Related' block of short link lines."""
     kept: list[str] = []
@@ -67,6 +88,8 @@ def strip_teasers(paragraphs: list[str]) -> list[str]:
                 and all(len(r) <= _TRAILER_MAX_LINE for r in rest)
             ):
                 return kept
+            continue
+        if is_boilerplate_line(para):
             continue
         kept.append(para)
     return kept
