@@ -117,6 +117,12 @@ def test_page_furniture_lines_are_dropped(line: str) -> None:
     )
 
 
-def test_sentences_mentioning_copyright_are_kept() -> None:
-    text = "The court ruled that copyright law does not protect the recipe, the judge said on Tuesday."
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Copyright lawyers say the ruling changes everything for musicians.",
+        "The court ruled that copyright law does not protect the recipe.",
+    ],
+)
+def test_sentences_about_copyright_are_kept(text: str) -> None:
     assert clean_text(text) == text

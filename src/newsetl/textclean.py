@@ -36,7 +36,8 @@ _TEASER_MAX_LEN = 300
 # sign-up widgets, placeholders of blocked embeds.
 _BOILERPLATE_LINE = re.compile(
     r"^(?:"
-    r"(?:©|\(c\)|copyright\b).{0,150}"
+    r"(?:©|\(c\)).{0,150}"
+    r"|copyright\b(?=.{0,40}(?:\b\d{4}\b|©|\(c\)|rights reserved)).{0,150}"
     r"|.{0,100}\b(?:all rights reserved|alle rechte vorbehalten)\b.{0,60}"
     r"|(?:thanks|thank you) for (?:signing up|subscribing)\b.*"
     r"|(?:sign up|subscribe) (?:for|to) (?:our|the|my) (?:[\w-]+ )?newsletters?\b.*"
