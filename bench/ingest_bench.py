@@ -194,10 +194,22 @@ def single_process_rate(docs: Path, sample: int) -> tuple[float, int]:
     return len(data) / (time.perf_counter() - t0), len(data)
 
 
+def machine_description() -> str:
+    ram = psutil.virtual_memory().total / 2**30
+    return (
+        f"{platform.machine()}, {os.cpu_count()} CPUs, {ram:.0f} GiB RAM, "
+        f"{platform.system()} {platform.release()}, Python {platform.python_version()}"
+    )
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("-n", type=int, default=2000, help="documents (default 2000; the issue also asks for 20000)")
-    ap.add_argument("--workers", type=int, default=os.cpu_count() or 2, help="newsetl workers = CLI --parallel")
+    ap.add_argument(
+        "-n", type=int, default=2000, help="documents (default 2000; the issue also asks for 20000)"
+    )
+    ap.add_argument(
+        "--workers", type=int, default=os.cpu_count() or 2, help="newsetl workers = CLI --parallel"
+    )
     ap.add_argument("--single-sample", type=int, default=1000, help="documents for the single-process loop")
     ap.add_argument("--corpus", type=Path, default=ROOT.parent / "shared" / "corpus")
     ap.add_argument("--keep", type=Path, help="build/keep the documents here instead of a temp dir")
@@ -214,21 +226,29 @@ def main() -> int:
                 shutil.rmtree(docs)
             t0 = time.perf_counter()
             size = build_documents(args.corpus.resolve(), args.n, docs)
-            print(f"built {args.n} documents ({size / 1e6:.0f} MB) in {time.perf_counter() - t0:.0f} s", flush=True)
-        env = {**os.environ, "PREFECT_HOME": str(work / "prefect"), "PREFECT_SERVER_ANALYTICS_ENABLED": "false"}
+            print(
+                f"built {args.n} documents ({size / 1e6:.0f} MB) in {time.perf_counter() - t0:.0f} s",
+                flush=True,
+            )
+        env = {
+            **os.environ,
+            "PREFECT_HOME": str(work / "prefect"),
+            "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
+        }
         env.pop("PREFECT_API_URL", None)
         results: dict[str, object] = {
             "n": args.n,
             "workers": args.workers,
-            "machine": f"{platform.machine()}, {os.cpu_count()} CPUs, {psutil.virtual_memory().total / 2**30:.0f} GiB, "
-            f"{platform.system()} {platform.release()}, Python {platform.python_version()}",
+            "machine": machine_description(),
             "versions": {"trafilatura": trafilatura.__version__, "duckdb": duckdb.__version__},
         }
         single = cli = None
         if not args.skip_single:
             single, sampled = single_process_rate(docs, min(args.single_sample, args.n))
             results["single_process_pages_per_s"] = single
-            print(f"single-process bare_extraction: {single:.1f} pages/s (on {sampled} documents)", flush=True)
+            print(
+                f"single-process bare_extraction: {single:.1f} pages/s (on {sampled} documents)", flush=True
+            )
         if not args.skip_cli:
             cli_s = run_trafilatura_cli(docs, work / "cli-out", args.workers)
             cli = args.n / cli_s
@@ -238,7 +258,10 @@ def main() -> int:
         first = run_newsetl(docs, db, args.workers, env)
         rate_wall = args.n / first.wall_s
         rate_flow = args.n / first.flow_s
-        results["newsetl_first"] = asdict(first) | {"pages_per_s_wall": rate_wall, "pages_per_s_flow": rate_flow}
+        results["newsetl_first"] = asdict(first) | {
+            "pages_per_s_wall": rate_wall,
+            "pages_per_s_flow": rate_flow,
+        }
         print(
             f"newsetl ingest: {first.wall_s:.1f} s wall ({rate_wall:.1f} pages/s), flow {first.flow_s:.1f} s "
             f"({rate_flow:.1f} pages/s), Prefect start-up/shutdown {first.prefect_overhead_s:.1f} s, "
