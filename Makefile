@@ -9,7 +9,14 @@ export PIP_CONSTRAINT := $(CURDIR)/constraints.txt
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 export PREFECT_SERVER_ANALYTICS_ENABLED ?= false
 
-.PHONY: install ingest test test-fast lint fmt typecheck check bench-quality constraints clean
+# Scheduled runs: a Prefect server on 127.0.0.1 with project-local state, a process work pool.
+PREFECT_PORT ?= 4200
+PREFECT_STATE ?= $(CURDIR)/.prefect
+NEWSETL_POOL ?= newsetl-pool
+PREFECT_LOCAL := PREFECT_HOME=$(PREFECT_STATE) PREFECT_API_URL=http://127.0.0.1:$(PREFECT_PORT)/api
+
+.PHONY: install ingest test test-fast lint fmt typecheck check bench-quality constraints clean \
+	server deploy worker
 
 install: $(STAMP)
 
@@ -47,6 +54,20 @@ check: lint typecheck test
 ## Extraction quality vs plain trafilatura on ../shared/corpus (see bench/quality.py).
 bench-quality: $(STAMP)
 	$(BIN)/python bench/quality.py
+
+## Prefect server for scheduled runs (UI at http://127.0.0.1:$(PREFECT_PORT)); keep it running.
+server: $(STAMP)
+	PREFECT_HOME=$(PREFECT_STATE) $(BIN)/prefect server start --host 127.0.0.1 --port $(PREFECT_PORT)
+
+## Work pool + every deployment of prefect.yaml on that server (run `make server` first).
+deploy: $(STAMP)
+	@$(PREFECT_LOCAL) $(BIN)/prefect work-pool inspect $(NEWSETL_POOL) >/dev/null 2>&1 || \
+	  $(PREFECT_LOCAL) $(BIN)/prefect work-pool create $(NEWSETL_POOL) --type process
+	$(PREFECT_LOCAL) NEWSETL_HOME=$(CURDIR) $(BIN)/prefect --no-prompt deploy --all
+
+## A worker that runs the scheduled and triggered flow runs from this clone.
+worker: $(STAMP)
+	$(PREFECT_LOCAL) NEWSETL_HOME=$(CURDIR) $(BIN)/prefect worker start --pool $(NEWSETL_POOL) --type process
 
 constraints: $(STAMP)
 	@{ echo "# Exact versions newsetl is tested with (name==version only; no index URLs)."; \

@@ -8,14 +8,29 @@ overlap.
 from __future__ import annotations
 
 import os
+import signal
 import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
 import httpx
+
+
+def _parent_death_signal() -> Callable[[], None] | None:
+    """Linux: make the server get SIGTERM if the CLI dies without stopping it (kill -9, OOM).
+
+    libc is looked up here, in the parent; the returned callable only makes the syscall.
+    """
+    try:
+        import ctypes
+
+        prctl = ctypes.CDLL("libc.so.6", use_errno=True).prctl
+    except (OSError, AttributeError):  # not Linux: the finally paths still stop the server
+        return None
+    return lambda: prctl(1, signal.SIGTERM)  # 1 = PR_SET_PDEATHSIG
 
 
 class TemporaryPrefectServer:
@@ -48,7 +63,13 @@ class TemporaryPrefectServer:
             sys.executable, "-m", "uvicorn", "--factory", "prefect.server.api.server:create_app",
             "--host", "127.0.0.1", "--port", str(port), "--log-level", "error", "--lifespan", "on",
         ]  # fmt: skip
-        self.proc = subprocess.Popen(cmd, env=env, stdin=subprocess.DEVNULL)
+        # Started before the CLI creates any thread, so preexec_fn is safe here.
+        self.proc = subprocess.Popen(
+            cmd,
+            env=env,
+            stdin=subprocess.DEVNULL,
+            preexec_fn=_parent_death_signal(),  # noqa: PLW1509
+        )
         self.url = f"http://127.0.0.1:{port}/api"
         return self
 

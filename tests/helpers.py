@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+import contextlib
 import gzip
 import os
 import shutil
+import signal
+import socket
+import subprocess
 import sys
+import time
 from pathlib import Path
 
 import duckdb
@@ -85,3 +90,48 @@ def make_bad_inputs(root: Path, good_html: bytes) -> dict[str, str]:
 def table_rows(db: Path, sql: str) -> list[tuple[object, ...]]:
     with duckdb.connect(str(db), read_only=True) as conn:
         return conn.execute(sql).fetchall()
+
+
+class Processes:
+    """Background processes started by a test, each in its own process group, all killed
+    (the whole group, SIGKILL) at teardown even when the test fails. SIGKILL because a
+    Prefect worker started from a script ignores SIGINT and so survives SIGTERM."""
+
+    def __init__(self) -> None:
+        self.procs: list[subprocess.Popen[bytes]] = []
+
+    def start(
+        self, cmd: list[str], env: dict[str, str], log: Path, cwd: Path | None = None
+    ) -> subprocess.Popen[bytes]:
+        fh = log.open("wb")
+        proc = subprocess.Popen(
+            cmd, env=env, cwd=cwd, stdout=fh, stderr=subprocess.STDOUT, start_new_session=True
+        )
+        self.procs.append(proc)
+        return proc
+
+    def stop_all(self) -> None:
+        for proc in self.procs:
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.killpg(proc.pid, signal.SIGKILL)
+        for proc in self.procs:
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                proc.wait(timeout=30)
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def wait_http_ok(url: str, timeout_s: float = 120.0) -> None:
+    import httpx
+
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        with contextlib.suppress(httpx.TransportError):
+            if httpx.get(url, timeout=2).status_code == 200:
+                return
+        time.sleep(0.2)
+    raise TimeoutError(f"{url} did not answer within {timeout_s} s")

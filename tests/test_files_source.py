@@ -107,3 +107,12 @@ def test_raw_deflate_is_not_mistaken_for_gzip() -> None:
     raw = zlib.compress(b"abc")
     with pytest.raises(Rejection):
         gunzip_bounded(b"\x1f\x8b" + raw, 100)
+
+
+def test_hidden_entries_are_skipped_in_directories(tmp_path: Path) -> None:
+    (tmp_path / ".git").mkdir()
+    (tmp_path / ".git" / "x.html").write_text("<html></html>")
+    (tmp_path / ".DS_Store").write_bytes(b"\x00\x01")
+    (tmp_path / "a.txt").write_text("text")
+    assert [Path(f.path).name for f in discover([str(tmp_path)]) if isinstance(f, FileRef)] == ["a.txt"]
+    assert all(isinstance(f, FileRef) for f in discover([str(tmp_path)]))

@@ -91,7 +91,8 @@ def _walk(path: str, active: set[tuple[int, int]], top: bool = False) -> Iterato
             return
         try:
             with os.scandir(path) as it:
-                names = sorted(e.name for e in it)
+                # Hidden entries (.git, .DS_Store, .gitkeep) are not articles by convention.
+                names = sorted(e.name for e in it if not e.name.startswith("."))
         except OSError as exc:
             yield _reject(path, Stage.DISCOVER, f"cannot list directory: {exc.strerror or exc}")
             return

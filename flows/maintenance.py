@@ -1,0 +1,49 @@
+"""Flow ``maintenance``: nightly warehouse upkeep (see ``newsetl.maintenance``)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from prefect import flow, get_run_logger, task
+from prefect.artifacts import create_markdown_artifact
+from prefect.cache_policies import NO_CACHE
+
+from flows._common import retry_if_transient
+from newsetl.config import Settings
+from newsetl.maintenance import MaintenanceReport, default_steps, run_maintenance
+
+
+@task(name="maintain-warehouse", cache_policy=NO_CACHE, retries=2, retry_delay_seconds=[30, 120],
+      retry_condition_fn=retry_if_transient)  # fmt: skip
+def maintain(db: str, fetch_log_retention_days: int, lock_timeout_s: float) -> MaintenanceReport:
+    """One task for all steps: each is short, and each takes the write lock only briefly."""
+    return run_maintenance(db, default_steps(fetch_log_retention_days), lock_timeout_s=lock_timeout_s)
+
+
+@flow(name="maintenance")
+def maintenance(db: str | None = None, fetch_log_retention_days: int = 30) -> dict[str, Any]:
+    """Close abandoned runs, prune the fetch log, refresh statistics, checkpoint the WAL.
+
+    Args:
+        db: DuckDB file; default ``NEWSETL_DB`` or ``warehouse/news.duckdb``.
+        fetch_log_retention_days: Keep HTTP attempt rows (``fetches``) this many days.
+    """
+    settings = Settings.from_env(db_path=db)
+    report = maintain(str(settings.db_path), fetch_log_retention_days, settings.lock_timeout_s)
+    lines = "\n".join(f"| {s.name} | {s.seconds:.2f} | {s.detail} |" for s in report.steps)
+    create_markdown_artifact(
+        key="maintenance-summary",
+        markdown=(
+            f"## maintenance of `{report.db_path}`\n\n| step | seconds | result |\n|---|---|---|\n{lines}\n\n"
+            f"Size: {report.size_before / 1e6:.1f} MB before, {report.size_after / 1e6:.1f} MB after."
+        ),
+        description="maintenance steps and their results",
+    )
+    for s in report.steps:
+        get_run_logger().info("%s (%.2f s): %s", s.name, s.seconds, s.detail)
+    return {
+        "db": report.db_path,
+        "steps": [{"name": s.name, "seconds": s.seconds, "detail": s.detail} for s in report.steps],
+        "size_before": report.size_before,
+        "size_after": report.size_after,
+    }

@@ -1,0 +1,89 @@
+"""Operations commands: ``newsetl status``, ``newsetl maintenance``, ``newsetl serve``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.table import Table
+
+from newsetl.cli import DbOption, _db, _head_start, app, fail, out
+from newsetl.errors import NewsetlError
+
+
+@app.command()
+def status(
+    db: DbOption = None,
+    runs: Annotated[int, typer.Option(help="How many recent runs to list.")] = 10,
+    days: Annotated[int, typer.Option(help="Window for the rejection summary, in days.")] = 7,
+) -> None:
+    """Recent runs with counts and durations, rejections by reason, feeds, database size.
+
+    Example:  newsetl status --db warehouse/news.duckdb
+    """
+    from newsetl.status import warehouse_status
+
+    try:
+        st = warehouse_status(_db(db), runs=runs, days=days)
+    except NewsetlError as exc:
+        raise fail(str(exc)) from None
+    out.print(f"[bold]{st.db_path}[/] · {st.size_bytes / 1e6:.1f} MB on disk", highlight=False)
+    if not st.sections:
+        out.print("empty warehouse: no runs yet")
+    for section in st.sections:
+        table = Table(title=section.title, title_justify="left")
+        for col in section.columns:
+            table.add_column(col, overflow="fold")
+        for row in section.rows:
+            table.add_row(*("" if v is None else str(v) for v in row))
+        out.print(table)
+
+
+@app.command()
+def maintenance(
+    db: DbOption = None,
+    fetch_log_retention_days: Annotated[int, typer.Option(help="Days of HTTP fetch log to keep.")] = 30,
+    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Show Prefect's log output.")] = False,
+) -> None:
+    """Run the nightly maintenance flow now (checkpoint, statistics, pruning).
+
+    Example:  newsetl maintenance --db warehouse/news.duckdb
+    """
+    server = _head_start(verbose, workers=0)
+    from flows.maintenance import maintenance as maintenance_flow
+
+    with server.api():
+        try:
+            result = maintenance_flow(db=str(_db(db)), fetch_log_retention_days=fetch_log_retention_days)
+        except NewsetlError as exc:
+            raise fail(str(exc)) from None
+    table = Table(title=f"maintenance · {result['db']}", title_justify="left")
+    for col in ("step", "seconds", "result"):
+        table.add_column(col)
+    for step in result["steps"]:
+        table.add_row(step["name"], f"{step['seconds']:.2f}", step["detail"])
+    out.print(table)
+
+
+@app.command()
+def serve(
+    project: Annotated[
+        Path, typer.Option(help="Folder with prefect.yaml (the newsetl clone).", show_default=False)
+    ] = Path(),
+    limit: Annotated[int | None, typer.Option(help="Maximum concurrent flow runs.")] = None,
+) -> None:
+    """Serve the deployments of prefect.yaml on their schedules from this one process.
+
+    The lightest way to run newsetl on a schedule: no work pool, no worker. Needs a Prefect
+    API (PREFECT_API_URL, e.g. from `make server`); without one Prefect starts a temporary
+    server that lives as long as this process. Stop with Ctrl-C.
+
+    Example:  newsetl serve --project .
+    """
+    project = project.resolve()
+    if not (project / "prefect.yaml").is_file():
+        raise fail(f"no prefect.yaml in {project} (pass --project <newsetl clone>)")
+    from flows.serve import serve_project
+
+    serve_project(project, limit=limit)

@@ -1,0 +1,135 @@
+"""Scheduled deployments end to end, with the exact make targets a user runs: a Prefect
+server, `make deploy` (work pool + prefect.yaml), `make worker`, then
+`prefect deployment run ... --param ... --watch` on real corpus pages."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+
+from .conftest import ROOT, corpus_path
+from .helpers import BIN, Processes, free_port, table_rows, wait_http_ok
+
+
+@pytest.mark.e2e
+def test_deploy_worker_and_deployment_run(tmp_path: Path) -> None:
+    pages = tmp_path / "pages"
+    pages.mkdir()
+    for p in sorted(corpus_path("article-extraction-benchmark", "html").glob("*.html.gz"))[:6]:
+        shutil.copy2(p, pages / p.name)
+    db = tmp_path / "news.duckdb"
+    port = free_port()
+    state = tmp_path / "prefect-state"
+    api = f"http://127.0.0.1:{port}/api"
+    env = {
+        **os.environ,
+        "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
+        "PREFECT_WORKER_QUERY_SECONDS": "1",
+        "PREFECT_WORKER_PREFETCH_SECONDS": "2",
+    }
+    env.pop("PREFECT_API_URL", None)
+    make = ["make", "-C", str(ROOT), f"PREFECT_PORT={port}", f"PREFECT_STATE={state}"]
+    procs = Processes()
+    try:
+        procs.start([*make, "server"], env, tmp_path / "server.log")
+        wait_http_ok(f"{api}/health")
+        deploy = subprocess.run(
+            [*make, "deploy"], env=env, capture_output=True, text=True, timeout=300, check=False
+        )
+        assert deploy.returncode == 0, deploy.stdout[-3000:] + deploy.stderr[-3000:]
+        procs.start([*make, "worker"], env, tmp_path / "worker.log")
+
+        client_env = {**env, "PREFECT_HOME": str(state), "PREFECT_API_URL": api}
+        prefect = str(BIN / "prefect")
+        listing = subprocess.run(
+            [prefect, "deployment", "ls"],
+            env=client_env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=True,
+        )
+        assert "ingest-files/inbox" in listing.stdout and "maintenance/nightly" in listing.stdout
+        inspect = subprocess.run(
+            [prefect, "deployment", "inspect", "ingest-files/inbox"],
+            env=client_env, capture_output=True, text=True, timeout=120, check=True,
+        )  # fmt: skip
+        assert "'cron': '0 * * * *'" in inspect.stdout  # the schedule is on the server
+        assert f"'directory': '{ROOT}'" in inspect.stdout  # pull step resolved to this clone
+
+        run = subprocess.run(
+            [
+                prefect, "deployment", "run", "ingest-files/inbox",
+                "--param", f"paths={json.dumps([str(pages)])}", "--param", f"db={db}", "--watch",
+            ],
+            env=client_env, capture_output=True, text=True, timeout=600, check=False,
+        )  # fmt: skip
+        assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
+        assert "Completed" in run.stdout
+        flow_run_id = re.search(r"UUID: ([0-9a-f-]{36})", run.stdout)
+        assert flow_run_id, run.stdout[-2000:]
+
+        rows = table_rows(db, "SELECT run_id, flow, status, n_inputs, n_loaded FROM runs")
+        assert rows == [(flow_run_id.group(1), "ingest-files", "completed", 6, 6)]
+        assert table_rows(db, "SELECT count(*) FROM articles") == [(6,)]
+        artifact = subprocess.run(
+            [prefect, "artifact", "inspect", "ingest-files-summary"],
+            env=client_env, capture_output=True, text=True, timeout=120, check=True,
+        )  # fmt: skip
+        assert flow_run_id.group(1) in artifact.stdout  # the summary belongs to this flow run
+    finally:
+        procs.stop_all()
+
+
+@pytest.mark.e2e
+def test_newsetl_serve_runs_the_same_deployments_without_a_work_pool(tmp_path: Path) -> None:
+    pages = tmp_path / "pages"
+    pages.mkdir()
+    for p in sorted(corpus_path("fundus", "uk").glob("*.html.gz"))[:3]:
+        shutil.copy2(p, pages / p.name)
+    db = tmp_path / "news.duckdb"
+    port = free_port()
+    state = tmp_path / "prefect-state"
+    api = f"http://127.0.0.1:{port}/api"
+    env = {**os.environ, "PREFECT_SERVER_ANALYTICS_ENABLED": "false", "PREFECT_HOME": str(state)}
+    procs = Processes()
+    try:
+        procs.start([str(BIN / "prefect"), "server", "start", "--host", "127.0.0.1", "--port", str(port)],
+                    env, tmp_path / "server.log")  # fmt: skip
+        wait_http_ok(f"{api}/health")
+        client_env = {**env, "PREFECT_API_URL": api}
+        procs.start(
+            [str(BIN / "newsetl"), "serve", "--project", str(ROOT)], client_env, tmp_path / "serve.log"
+        )
+        prefect = str(BIN / "prefect")
+        deadline = time.monotonic() + 180
+        while time.monotonic() < deadline:
+            ls = subprocess.run(
+                [prefect, "deployment", "ls"], env=client_env, capture_output=True, text=True, check=False
+            )
+            if "ingest-files/inbox" in ls.stdout:
+                break
+            time.sleep(1)
+        else:
+            pytest.fail(
+                "newsetl serve did not register its deployments:\n"
+                + (tmp_path / "serve.log").read_text()[-3000:]
+            )
+        run = subprocess.run(
+            [
+                prefect, "deployment", "run", "ingest-files/inbox",
+                "--param", f"paths={json.dumps([str(pages)])}", "--param", f"db={db}", "--watch",
+            ],
+            env=client_env, capture_output=True, text=True, timeout=600, check=False,
+        )  # fmt: skip
+        assert run.returncode == 0, run.stdout[-3000:] + (tmp_path / "serve.log").read_text()[-3000:]
+        assert table_rows(db, "SELECT flow, status, n_loaded FROM runs") == [("ingest-files", "completed", 3)]
+    finally:
+        procs.stop_all()
