@@ -5,11 +5,14 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from prefect import Task
+from prefect import Task, get_run_logger, task
 from prefect.artifacts import create_markdown_artifact, create_table_artifact
+from prefect.cache_policies import NO_CACHE
 from prefect.client.schemas.objects import State, TaskRun
 from prefect.context import FlowRunContext
 
+from newsetl.audit import AuditReport, run_audit
+from newsetl.config import Settings
 from newsetl.errors import TransientError
 from newsetl.models import RunSummary
 
@@ -33,7 +36,23 @@ def retry_if_transient(task: Task[Any, Any], task_run: TaskRun, state: State[Any
     return False
 
 
-def summary_dict(summary: RunSummary) -> dict[str, Any]:
+@task(name="audit-warehouse", cache_policy=NO_CACHE)
+def audit_after_run(settings: Settings, run_id: str) -> AuditReport:
+    """The ledger invariants, with the raw-archive check limited to this run's inputs."""
+    report = run_audit(
+        settings.db_path,
+        settings.archive_dir,
+        run_id=run_id,
+        expect_archive=settings.archive_raw,
+        timeout_s=settings.lock_timeout_s,
+    )
+    if not report.ok:
+        failed = ", ".join(f.check for f in report.findings if not f.ok)
+        get_run_logger().error("warehouse audit FAILED: %s", failed)
+    return report
+
+
+def summary_dict(summary: RunSummary, audit: AuditReport | None = None) -> dict[str, Any]:
     return {
         "run_id": summary.run_id,
         "flow": summary.flow,
@@ -43,10 +62,13 @@ def summary_dict(summary: RunSummary) -> dict[str, Any]:
         "counts": dict(summary.report.counts),
         "inputs": summary.report.total,
         "top_reasons": [{"stage": s, "reason": r, "count": n} for s, r, n in summary.top_reasons],
+        "audit": [{"check": f.check, "ok": f.ok, "detail": f.detail} for f in audit.findings]
+        if audit
+        else [],
     }
 
 
-def publish_summary(summary: RunSummary, extra_markdown: str = "") -> None:
+def publish_summary(summary: RunSummary, audit: AuditReport | None = None, extra_markdown: str = "") -> None:
     """A table and a markdown artifact on the flow run: counts and top rejection reasons."""
     key = summary.flow.replace("_", "-")
     rows = [{"outcome": k, "count": v} for k, v in summary.report.counts.items()]
@@ -62,7 +84,13 @@ def publish_summary(summary: RunSummary, extra_markdown: str = "") -> None:
             f"{summary.report.total} inputs: {counts}\n\n"
             f"Warehouse: `{summary.db_path}`\n\n"
             "### Top rejection reasons\n\n| stage | reason | count |\n|---|---|---|\n"
-            f"{reasons}\n{extra_markdown}"
+            f"{reasons}\n"
+            + (
+                f"\n### Warehouse audit: {'ok' if audit.ok else 'FAILED'}\n\n{audit.markdown()}\n"
+                if audit
+                else ""
+            )
+            + extra_markdown
         ),
         description=f"{summary.flow} run summary",
     )

@@ -11,7 +11,7 @@ from typing import Any
 from prefect import flow, get_run_logger, task
 from prefect.cache_policies import NO_CACHE
 
-from flows._common import current_run_id, publish_summary, retry_if_transient, summary_dict
+from flows._common import audit_after_run, current_run_id, publish_summary, retry_if_transient, summary_dict
 from newsetl.config import Settings
 from newsetl.models import BatchReport, Processed
 from newsetl.pipeline import FILES_FLOW, Batch, FileIngest
@@ -60,9 +60,10 @@ def ingest_files(
         if pending is not None:
             load_batch(job, pending.result())
         summary = job.finish()
-    publish_summary(summary)
+    audit = audit_after_run(settings, summary.run_id)
+    publish_summary(summary, audit)
     logger.info("run %s: %s", summary.status, summary.report.counts)
-    return summary_dict(summary)
+    return summary_dict(summary, audit)
 
 
 if __name__ == "__main__":  # pragma: no cover

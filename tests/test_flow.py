@@ -51,5 +51,9 @@ def test_flow_records_prefect_run_id_and_artifacts(tmp_path: Path) -> None:
     assert table_rows(db, "SELECT run_id, status FROM runs") == [(str(flow_run_id), "completed")]
     assert summary["counts"]["loaded"] == 12
     assert {"ingest-files-counts", "ingest-files-summary"} <= keys
-    # Batch-granular tasks: 12 pages in batches of 5 -> 3 extract + 3 load task runs, not 12+.
-    assert sorted(n.rsplit("-", 1)[0] for n in task_names) == ["extract-batch"] * 3 + ["load-batch"] * 3
+    # Batch-granular tasks: 12 pages in batches of 5 -> 3 extract + 3 load task runs, not 12+,
+    # and one audit at the end.
+    assert sorted(n.rsplit("-", 1)[0] for n in task_names) == (
+        ["audit-warehouse"] + ["extract-batch"] * 3 + ["load-batch"] * 3
+    )
+    assert all(a["ok"] for a in summary["audit"]) and len(summary["audit"]) >= 8

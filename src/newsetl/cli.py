@@ -162,7 +162,10 @@ def ingest(
         out.print_json(json.dumps(summary))
     else:
         print_summary(summary)
-    if summary["status"] != "completed":
+    failed = [a for a in summary.get("audit", []) if not a["ok"]]
+    for a in failed:
+        err.print(f"[bold red]audit failed:[/] {a['check']}: {a['detail']}", highlight=False)
+    if summary["status"] != "completed" or failed:
         raise typer.Exit(1)
 
 

@@ -87,3 +87,33 @@ def serve(
     from flows.serve import serve_project
 
     serve_project(project, limit=limit)
+
+
+@app.command()
+def audit(db: DbOption = None) -> None:
+    """Check the warehouse's invariants; exit 1 if one is broken.
+
+    Every input has one outcome per run, every article has an input, run counts match the
+    ledger, no run is left 'running' by a dead process, raw bytes are in the archive.
+
+    Example:  newsetl audit --db warehouse/news.duckdb
+    """
+    from newsetl.audit import run_audit
+    from newsetl.config import Settings
+
+    settings = Settings.from_env(db_path=_db(db))
+    try:
+        report = run_audit(settings.db_path, settings.archive_dir, expect_archive=settings.archive_raw)
+    except NewsetlError as exc:
+        raise fail(str(exc)) from None
+    table = Table(title=f"audit · {report.db_path}", title_justify="left")
+    for col in ("check", "result", "detail"):
+        table.add_column(col, overflow="fold")
+    for f in report.findings:
+        table.add_row(f.check, "ok" if f.ok else "[bold red]FAILED[/]", f.detail)
+    out.print(table)
+    for f in report.findings:
+        for example in f.examples:
+            out.print(f"  {f.check}: {example}", highlight=False)
+    if not report.ok:
+        raise typer.Exit(1)

@@ -63,6 +63,18 @@ class Settings:
     extract_focus: str = "balanced"
     # Texts with fewer words are rejected: a menu or a cookie banner is not an article.
     min_words: int = 8
+    # Keep every input's raw bytes (zstd, content-addressed) for replay and reprocessing.
+    archive_raw: bool = True
+    # Where: default <db dir>/<db name>.raw (or NEWSETL_RAW_DIR).
+    raw_dir: Path | None = None
+    # Days to keep raw bytes after an input was last seen; 0 keeps them forever.
+    raw_retention_days: int = 0
+
+    @property
+    def archive_dir(self) -> Path:
+        from newsetl.archive import default_archive_dir
+
+        return self.raw_dir if self.raw_dir is not None else default_archive_dir(self.db_path)
 
     @classmethod
     def from_env(cls, **overrides: Any) -> Settings:
@@ -74,10 +86,14 @@ class Settings:
             lock_timeout_s=_env_float("NEWSETL_LOCK_TIMEOUT", 60.0),
             extract_focus=os.environ.get("NEWSETL_EXTRACT_FOCUS", "balanced"),
             min_words=_env_int("NEWSETL_MIN_WORDS", 8),
+            archive_raw=os.environ.get("NEWSETL_ARCHIVE_RAW", "1").strip().lower()
+            not in ("0", "false", "no"),
+            raw_retention_days=_env_int("NEWSETL_RAW_RETENTION_DAYS", 0),
         )
         clean = {k: v for k, v in overrides.items() if v is not None}
-        if "db_path" in clean:
-            clean["db_path"] = Path(clean["db_path"])
+        for key in ("db_path", "raw_dir"):
+            if key in clean:
+                clean[key] = Path(clean[key])
         settings = replace(base, **clean)
         settings.validate()
         return settings

@@ -247,7 +247,8 @@ def write_batch(
                     "checked_at": now,
                 }
             )
-    _write(conn, run_id, now, new_rows, superseded, input_rows, state_rows)
+    stored, seen_again = _blobs(items, now)
+    _write(conn, run_id, now, new_rows, superseded, input_rows, state_rows, stored, seen_again)
     return BatchResult(report, decisions)
 
 
@@ -298,6 +299,8 @@ def _write(
     superseded: dict[str, int],
     input_rows: list[dict[str, Any]],
     state_rows: list[dict[str, Any]],
+    blob_rows: dict[str, dict[str, Any]],
+    seen_again: set[str],
 ) -> None:
     if superseded:
         ids = sorted(superseded)
@@ -310,11 +313,61 @@ def _write(
         )
         conn.execute("DELETE FROM articles WHERE article_id IN (SELECT unnest($ids))", {"ids": ids})
     _insert(conn, "articles", list(new_rows.values()), ARTICLE_SCHEMA)
+    _record_raw_blobs(conn, blob_rows, seen_again, now)
     _insert(conn, "inputs", input_rows, INPUT_SCHEMA)
     # The same path can appear twice in one batch only if given twice; keep the last.
     _insert(
         conn, "file_state", list({r["path"]: r for r in state_rows}.values()), FILE_STATE_SCHEMA, replace=True
     )
+
+
+BLOB_SCHEMA: dict[str, Any] = {
+    "sha256": pl.Utf8,
+    "size_bytes": pl.Int64,
+    "first_seen_at": pl.Datetime("us", "UTC"),
+    "last_seen_at": pl.Datetime("us", "UTC"),
+    "pruned_at": pl.Datetime("us", "UTC"),
+}
+
+
+def _blobs(items: list[Processed], now: datetime) -> tuple[dict[str, dict[str, Any]], set[str]]:
+    """Raw-archive index rows: blobs stored in this batch, and blobs merely seen again."""
+    stored: dict[str, dict[str, Any]] = {}
+    seen_again: set[str] = set()
+    for p in items:
+        if not p.sha256:
+            continue
+        if p.raw_archived:
+            stored[p.sha256] = {
+                "sha256": p.sha256,
+                "size_bytes": p.size_bytes or 0,
+                "first_seen_at": now,
+                "last_seen_at": now,
+                "pruned_at": None,
+            }
+        elif p.state_current:
+            seen_again.add(p.sha256)
+    return stored, seen_again - set(stored)
+
+
+def _record_raw_blobs(
+    conn: duckdb.DuckDBPyConnection, stored: dict[str, dict[str, Any]], seen_again: set[str], now: datetime
+) -> None:
+    if stored:
+        frame = pl.DataFrame(list(stored.values()), schema=BLOB_SCHEMA)
+        conn.register("_batch_blobs", frame)
+        try:
+            conn.execute(
+                """INSERT INTO raw_blobs SELECT * FROM _batch_blobs ON CONFLICT (sha256)
+                   DO UPDATE SET last_seen_at = excluded.last_seen_at, pruned_at = NULL"""
+            )
+        finally:
+            conn.unregister("_batch_blobs")
+    if seen_again:
+        conn.execute(
+            "UPDATE raw_blobs SET last_seen_at = $now WHERE sha256 IN (SELECT unnest($shas))",
+            {"now": now, "shas": sorted(seen_again)},
+        )
 
 
 def _insert(

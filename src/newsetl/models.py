@@ -135,6 +135,8 @@ class Processed:
     # True when settled from the stored state without reading the input (same size and
     # mtime): there is nothing new to remember about it.
     state_current: bool = False
+    # The raw bytes were written to (or found in) the raw archive in this run.
+    raw_archived: bool = False
 
     @property
     def rejected(self) -> bool:

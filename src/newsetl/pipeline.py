@@ -29,7 +29,7 @@ from newsetl.errors import Rejection
 from newsetl.extract import EXTRACTOR_VERSION
 from newsetl.load import FileState, load_batch, lookup_file_state
 from newsetl.models import BatchReport, FileRef, Outcome, Processed, RunSummary, SourceKind, Stage
-from newsetl.process import process_file
+from newsetl.process import archive_raw, process_file
 from newsetl.sources.files import check_paths, discover, read_bytes
 from newsetl.warehouse import ensure_schema, session
 from newsetl.workers import WorkerPool
@@ -58,6 +58,7 @@ def _run_file_task(task: FileTask, settings: Settings) -> Processed:
         if data is not None and hashlib.sha256(data).hexdigest() == known.sha256:
             reused = _reuse(task.ref, known)
             if reused is not None:
+                reused.raw_archived = archive_raw(data, known.sha256, settings)
                 return reused
     return process_file(task.ref, settings)
 

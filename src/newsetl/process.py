@@ -7,8 +7,10 @@ return a rejected :class:`Processed` carrying the stage and the reason.
 from __future__ import annotations
 
 import hashlib
+import logging
 import time
 
+from newsetl.archive import RawArchive
 from newsetl.config import Settings
 from newsetl.decoding import decode_bytes
 from newsetl.enrich import enrich
@@ -16,6 +18,8 @@ from newsetl.errors import Rejection
 from newsetl.extract import extract_html, extract_plain_text
 from newsetl.models import Article, DocKind, FileRef, Processed, SourceKind, Stage
 from newsetl.sources.files import maybe_decompress, read_bytes
+
+log = logging.getLogger("newsetl.process")
 
 
 def article_from_bytes(
@@ -39,6 +43,18 @@ def article_from_bytes(
     return enrich(extracted, fallback_url=url, min_words=min_words)
 
 
+def archive_raw(data: bytes, sha256: str, settings: Settings) -> bool:
+    """Keep the raw bytes for replay; a full disk must not stop ingestion (the audit shows it)."""
+    if not settings.archive_raw:
+        return False
+    try:
+        RawArchive(settings.archive_dir).put(data, sha256)
+    except OSError as exc:
+        log.warning("could not archive raw bytes %s: %s", sha256[:12], exc)
+        return False
+    return True
+
+
 def process_file(ref: FileRef, settings: Settings) -> Processed:
     """Read and process one file; every failure becomes a rejection with a reason."""
     started = time.perf_counter()
@@ -52,6 +68,7 @@ def process_file(ref: FileRef, settings: Settings) -> Processed:
         data = read_bytes(ref.path, settings.max_file_bytes)
         result.sha256 = hashlib.sha256(data).hexdigest()
         result.size_bytes = len(data)
+        result.raw_archived = archive_raw(data, result.sha256, settings)
         result.article = article_from_bytes(
             data,
             ref.kind,
