@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.table import Table
@@ -117,3 +117,66 @@ def audit(db: DbOption = None) -> None:
             out.print(f"  {f.check}: {example}", highlight=False)
     if not report.ok:
         raise typer.Exit(1)
+
+
+def _print_rerun(result: dict[str, Any]) -> None:
+    from newsetl.cli import print_summary
+
+    print_summary(result)
+    changed: list[dict[str, Any]] = result.get("changed") or []
+    if changed:
+        table = Table(title=f"changed articles ({len(changed)})", title_justify="left")
+        for col in ("article", "title", "words before", "words after"):
+            table.add_column(col, overflow="fold")
+        for c in changed[:30]:
+            table.add_row(c["article_id"], c["title"] or "", str(c["words_before"]), str(c["words_after"]))
+        out.print(table)
+
+
+@app.command("replay-rejects")
+def replay_rejects(
+    db: DbOption = None,
+    stage: Annotated[str | None, typer.Option(help="Only rejections at this stage.")] = None,
+    reason: Annotated[str | None, typer.Option(help="Only reasons containing this text.")] = None,
+    limit: Annotated[int | None, typer.Option(help="At most this many inputs.")] = None,
+    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Show Prefect's log output.")] = False,
+) -> None:
+    """Re-run rejected inputs from the raw archive (no files re-read, no pages refetched).
+
+    Example:  newsetl replay-rejects --stage extract --reason "too little text"
+    """
+    server = _head_start(verbose, workers=None)
+    from flows.reprocess import replay_rejects as replay_flow
+
+    with server.api():
+        try:
+            result = replay_flow(db=str(_db(db)), stage=stage, reason=reason, limit=limit)
+        except NewsetlError as exc:
+            raise fail(str(exc)) from None
+    _print_rerun(result)
+    if result.get("unreplayable"):
+        out.print(f"{result['unreplayable']} matching rejection(s) have no archived bytes and were skipped")
+
+
+@app.command()
+def reprocess(
+    db: DbOption = None,
+    everything: Annotated[
+        bool, typer.Option("--all", help="Re-extract every archived article, not only outdated ones.")
+    ] = False,
+    limit: Annotated[int | None, typer.Option(help="At most this many articles.")] = None,
+    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Show Prefect's log output.")] = False,
+) -> None:
+    """Re-extract archived inputs with the current extractor; changed text becomes a new version.
+
+    Example:  newsetl reprocess --db warehouse/news.duckdb
+    """
+    server = _head_start(verbose, workers=None)
+    from flows.reprocess import reprocess as reprocess_flow
+
+    with server.api():
+        try:
+            result = reprocess_flow(db=str(_db(db)), everything=everything, limit=limit)
+        except NewsetlError as exc:
+            raise fail(str(exc)) from None
+    _print_rerun(result)
