@@ -21,6 +21,7 @@ from typing import Any
 import duckdb
 import polars as pl
 
+from newsetl import faults
 from newsetl.extract import EXTRACTOR_VERSION
 from newsetl.models import Article, BatchReport, Outcome, Processed, SourceKind
 from newsetl.warehouse import transaction
@@ -189,7 +190,9 @@ def load_batch(
 ) -> BatchReport:
     """Record every item in ``inputs`` and write new/changed articles, atomically."""
     with transaction(conn):
-        return write_batch(conn, run_id, items, now=now).report
+        report = write_batch(conn, run_id, items, now=now).report
+        faults.hit("load.before_commit")
+    return report
 
 
 def write_batch(

@@ -23,7 +23,7 @@ from typing import Any
 
 import duckdb
 
-from newsetl import progress, runs
+from newsetl import faults, progress, runs
 from newsetl.config import Settings
 from newsetl.errors import Rejection
 from newsetl.extract import EXTRACTOR_VERSION
@@ -149,6 +149,7 @@ class FileIngest:
         params = {"paths": self._roots, "batch_size": self.settings.batch_size, **self.parameters}
         with self._session() as conn:
             self.started_at = runs.start_run(conn, self.run_id, self.flow, params)
+        faults.hit("run.started")
         self._pool = WorkerPool(
             partial(_run_file_task, settings=self.settings),
             _worker_failure,
@@ -207,6 +208,7 @@ class FileIngest:
     def load(self, processed: Iterable[Processed]) -> BatchReport:
         with self._session() as conn:
             batch_report = load_batch(conn, self.run_id, processed)
+        faults.hit("load.after_commit")
         self.report.merge(batch_report)
         hook = progress.current()
         if hook is not None:

@@ -19,6 +19,7 @@ from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wai
 from concurrent.futures.process import BrokenProcessPool
 from typing import Generic, TypeVar
 
+from newsetl import faults
 from newsetl.errors import TerminalError
 
 T = TypeVar("T")
@@ -47,9 +48,19 @@ def prestart() -> None:
     forkserver.ensure_running()
 
 
-def _init_worker(memory_limit_mb: int) -> None:
+def _watch_parent(pid: int) -> None:
+    # A worker blocks on its task queue forever if the pool's owner is killed (kill -9):
+    # it holds the queue's write end itself, so it never sees EOF. Leave with the owner.
+    while True:
+        time.sleep(1.0)
+        if not pid_is_alive(pid):
+            os._exit(70)
+
+
+def _init_worker(memory_limit_mb: int, owner_pid: int) -> None:
     # Ctrl-C is for the parent to handle; workers are torn down by it.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    threading.Thread(target=_watch_parent, args=(owner_pid,), name="watch-owner", daemon=True).start()
     if memory_limit_mb > 0:
         import resource
 
@@ -104,7 +115,7 @@ class WorkerPool(Generic[T, R]):
                 max_workers=self.workers,
                 mp_context=ctx,
                 initializer=_init_worker,
-                initargs=(self.memory_limit_mb,),
+                initargs=(self.memory_limit_mb, os.getpid()),
             )
             try:
                 # A pool that cannot start (e.g. a script without a __main__ guard) would
@@ -168,6 +179,7 @@ class WorkerPool(Generic[T, R]):
             done, _ = wait(list(inflight), timeout=min(1.0, self.item_timeout_s), return_when=FIRST_COMPLETED)
             broken = False
             for fut in done:
+                faults.hit("extract.item")
                 idx, _started = inflight.pop(fut)
                 try:
                     results[idx] = fut.result()
