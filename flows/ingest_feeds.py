@@ -84,8 +84,13 @@ def ingest_feeds(
     with FeedIngest(urls or [], settings, feed_settings, run_id=current_run_id(), all_feeds=all_feeds) as job:
         logger.info("polling %d feeds into %s", len(job.feeds), settings.db_path)
         for batch in job.feed_batches():
-            for chunk in poll_feeds(job, batch):
-                tasks = fetch_page_batch(job, chunk) if chunk.needs_pages else []
+            chunks = poll_feeds(job, batch)
+            # Fetch the next chunk's pages (I/O) while this one is extracted (CPU) and loaded.
+            pending = fetch_page_batch.submit(job, chunks[0]) if chunks[0].needs_pages else None
+            for i, chunk in enumerate(chunks):
+                tasks = pending.result() if pending is not None else []
+                nxt = chunks[i + 1] if i + 1 < len(chunks) else None
+                pending = fetch_page_batch.submit(job, nxt) if nxt is not None and nxt.needs_pages else None
                 results = extract_pages(job, tasks) if tasks else []
                 load_batch(job, chunk, results)
         summary = job.finish()

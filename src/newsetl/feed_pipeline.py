@@ -882,11 +882,24 @@ class FeedIngest:
 
 
 def run_feed_batches(job: FeedIngest) -> None:
-    """Poll, fetch, extract and load every batch (no Prefect)."""
-    for batch in job.feed_batches():
-        for chunk in job.poll(batch):
-            tasks = job.fetch_pages(chunk) if chunk.needs_pages else []
-            job.load(chunk, job.extract(tasks))
+    """Poll, fetch, extract and load every batch (no Prefect).
+
+    The pages of chunk n+1 are fetched (I/O, politely slow) while chunk n is extracted on
+    the worker processes and loaded.
+    """
+
+    def fetch(chunk: Chunk) -> list[PageTask]:
+        return job.fetch_pages(chunk) if chunk.needs_pages else []
+
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="newsetl-fetch-ahead") as ahead:
+        for batch in job.feed_batches():
+            chunks = job.poll(batch)
+            pending = ahead.submit(fetch, chunks[0])
+            for i, chunk in enumerate(chunks):
+                tasks = pending.result()
+                if i + 1 < len(chunks):
+                    pending = ahead.submit(fetch, chunks[i + 1])
+                job.load(chunk, job.extract(tasks))
 
 
 def ingest_feeds(

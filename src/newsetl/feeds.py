@@ -19,6 +19,7 @@ from xml.etree import ElementTree as ET
 
 import duckdb
 import listparser
+import polars as pl
 
 from newsetl.errors import TerminalError
 from newsetl.feed_settings import FeedSettings
@@ -104,19 +105,34 @@ def add_feeds(
         )
     if not unique:
         return []
+    frame = pl.DataFrame(
+        {
+            "url": list(unique),
+            "name": [s.name for s in unique.values()],
+            "category": [s.category for s in unique.values()],
+        },
+        schema={"url": pl.Utf8, "name": pl.Utf8, "category": pl.Utf8},
+    )
     with transaction(conn):
-        existing = {
-            r[0]
-            for r in conn.execute(
-                "SELECT url FROM feeds WHERE url IN (SELECT unnest($u))", {"u": list(unique)}
-            ).fetchall()
-        }
-        conn.executemany(
-            """INSERT INTO feeds (url, name, category, added_at) VALUES (?, ?, ?, ?)
-               ON CONFLICT (url) DO UPDATE SET name = coalesce(excluded.name, feeds.name),
-                   category = coalesce(excluded.category, feeds.category)""",
-            [[s.url, s.name, s.category, now] for s in unique.values()],
-        )
+        conn.register("_subs", frame)
+        try:
+            existing = {r[0] for r in conn.execute("SELECT url FROM feeds JOIN _subs USING (url)").fetchall()}
+            # Set-based (one statement each), so registering thousands of feeds stays cheap.
+            conn.execute(
+                """INSERT INTO feeds (url, name, category, added_at)
+                   SELECT url, name, category, $now FROM _subs WHERE url NOT IN (SELECT url FROM feeds)""",
+                {"now": now},
+            )
+            conn.execute(
+                """UPDATE feeds SET name = coalesce(s.name, feeds.name),
+                       category = coalesce(s.category, feeds.category)
+                   FROM _subs s
+                   WHERE feeds.url = s.url AND s.url IN (SELECT unnest($old))
+                     AND (s.name IS NOT NULL OR s.category IS NOT NULL)""",
+                {"old": sorted(existing)},
+            )
+        finally:
+            conn.unregister("_subs")
     return [(url, url not in existing) for url in unique]
 
 

@@ -327,6 +327,7 @@ def test_bad_feeds_are_recorded_and_the_run_goes_on(
         "/empty": server.add("/empty", b"", content_type="application/rss+xml"),
         "/gone": server.add("/gone", b"gone", status=410),
         "/down": server.add("/down", b"down", status=503),
+        "/busy": server.add("/busy", b"later", status=429, headers={"Retry-After": "7200"}),
         "/slow": server.add("/slow", b"<rss/>", delay_s=2.5),
         "/huge": server.add(
             "/huge", b"<rss>" + b" " * (3 * 1024 * 1024) + b"</rss>", content_type="application/rss+xml"
@@ -351,6 +352,7 @@ def test_bad_feeds_are_recorded_and_the_run_goes_on(
         "/empty": "parse: feed: not a feed: empty response body",
         "/gone": "fetch: feed: HTTP 410 Gone",
         "/down": "fetch: feed: HTTP 503 Service Unavailable",
+        "/busy": "fetch: feed: HTTP 429 Too Many Requests",
         "/slow": "fetch: feed: read timeout after 0.5 s",
         "/huge": "fetch: feed: body of 3145739 bytes (Content-Length) exceeds the cap",
         "/loop": "fetch: feed: redirect loop",
@@ -370,6 +372,8 @@ def test_bad_feeds_are_recorded_and_the_run_goes_on(
         )
     )
     assert set(gap1) == set(bad.values()) - {bad["/illformed"]}
+    assert gap1.pop(bad["/busy"]) == pytest.approx(7200, abs=5)  # Retry-After: not before then
+    assert server.hits("/busy") == 1  # longer than the in-run cap: not retried in this run
     assert all(600 <= g <= 1100 for g in gap1.values())
     run([bad["/gone"]], db_path, fs)
     ((streak, gap2, error),) = table_rows(
