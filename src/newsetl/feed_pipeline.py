@@ -122,6 +122,7 @@ class FeedPoll:
     row: FeedRow  # the feed's new state
     entries: list[FeedEntry]
     rejection: Processed | None = None
+    prior: FeedRow | None = None  # its state before this poll
 
 
 @dataclass(slots=True)
@@ -478,9 +479,19 @@ class FeedIngest:
     def poll(self, batch: Sequence[FeedRow]) -> list[Chunk]:
         """Poll feeds concurrently, keep their new entries, cut them into load chunks."""
         assert self._threads is not None, "use FeedIngest as a context manager"
-        polls = list(self._threads.map(self._poll_one, batch))
+        polls = list(self._threads.map(self._poll_safely, batch))
         works = self._new_entries(polls)
         return self._chunks(polls, works)
+
+    def _poll_safely(self, row: FeedRow) -> FeedPoll:
+        """One feed's surprise (a bug, an exotic document) must not end the run."""
+        try:
+            return self._poll_one(row)
+        except Exception as exc:
+            log.exception("polling %s failed unexpectedly", row.url)
+            failed = replace(row, last_checked_at=datetime.now(UTC), last_run_id=self.run_id)
+            reason = f"unexpected error: {type(exc).__name__}: {exc}"
+            return self._failed(failed, datetime.now(UTC), FetchResult(row.url, row.url), Stage.PARSE, reason)
 
     def _poll_one(self, row: FeedRow) -> FeedPoll:
         fs = self.feed_settings
@@ -536,7 +547,7 @@ class FeedIngest:
             self.stats.parsed += 1
             self.stats.ill_formed += int(parsed.bozo)
             self.stats.entries_seen += len(parsed.entries)
-        return FeedPoll(new, parsed.entries)
+        return FeedPoll(new, parsed.entries, prior=row)
 
     def _succeeded(
         self, new: FeedRow, now: datetime, outcome: str, res: FetchResult, ttl_s: int | None
@@ -608,8 +619,12 @@ class FeedIngest:
             if aid is not None:
                 stored.setdefault(link, aid)
         max_attempts = self.feed_settings.max_entry_attempts
+        cap = self.feed_settings.max_new_entries_per_feed
         for p in polls:
             for e in p.entries:
+                if len(out[p.row.url]) >= cap:
+                    self._defer_rest(p)
+                    break
                 k = known.get((p.row.url, e.key))
                 work = EntryWork(self._next_idx, p.row.url, e)
                 if k is not None:
@@ -636,9 +651,18 @@ class FeedIngest:
                 out[p.row.url].append(work)
                 self.stats.new_entries += 1
             p.row.last_new_entries = len(out[p.row.url])
-            if p.row.last_outcome == "no_new_entries" and out[p.row.url]:
+            if p.row.last_outcome == "no_new_entries" and out[p.row.url]:  # (not when capped)
                 p.row.last_outcome = "new_entries"
         return out
+
+    def _defer_rest(self, p: FeedPoll) -> None:
+        """More new entries than one poll takes: keep the old validators, so the next run
+        reads the feed again (due at once) and takes the next ones; nothing is skipped."""
+        if p.prior is not None:
+            p.row.etag, p.row.last_modified = p.prior.etag, p.prior.last_modified
+            p.row.body_sha256 = p.prior.body_sha256
+        p.row.next_check_at = p.row.last_checked_at
+        p.row.last_outcome = "new_entries_capped"
 
     def _chunks(self, polls: list[FeedPoll], works: dict[str, list[EntryWork]]) -> list[Chunk]:
         """At most ``batch_size`` entries per chunk; a feed's state rides with its last entry."""
@@ -663,7 +687,7 @@ class FeedIngest:
         todo = [w for w in chunk.works if w.known_article_id is None and w.dup_of is None]
         if self.feed_settings.fetch_pages and self.feed_settings.respect_robots:
             self._preload_robots(todo)
-        return list(self._threads.map(self._page_task, todo))
+        return list(self._threads.map(self._page_task_safely, todo))
 
     def _preload_robots(self, works: Iterable[EntryWork]) -> None:
         origins = {origin_of(w.entry.link_norm) for w in works if w.entry.link_norm} - self.robots.known()
@@ -688,6 +712,15 @@ class FeedIngest:
         if res.ok and res.body is not None:
             return RobotsFile(origin, res.status, res.body.decode("utf-8", "replace"), now)
         return RobotsFile(origin, res.status, None, now, error=res.error)
+
+    def _page_task_safely(self, work: EntryWork) -> PageTask:
+        try:
+            return self._page_task(work)
+        except Exception as exc:
+            log.exception("fetching the page of %s failed unexpectedly", work.entry.source_ref)
+            reason = f"unexpected error: {type(exc).__name__}: {exc}"[:500]
+            return PageTask(work.idx, work.feed, work.entry, self.feed_settings.max_page_bytes,
+                            stage=Stage.FETCH, reason=reason)  # fmt: skip
 
     def _page_task(self, work: EntryWork) -> PageTask:
         fs = self.feed_settings

@@ -65,6 +65,9 @@ class FeedSettings:
     max_backoff_s: float = 24 * HOUR  # cap for both a failing feed's and a feed's own interval
     feeds_per_batch: int = 200  # feeds polled concurrently, then loaded together
     max_entry_attempts: int = 3  # an entry whose page failed transiently is retried when seen again
+    # New entries taken from one feed per poll; the rest come with the next run (a runaway
+    # feed with 50,000 items must not mean 50,000 page fetches in one go).
+    max_new_entries_per_feed: int = 1000
 
     @classmethod
     def from_env(cls, **overrides: Any) -> FeedSettings:
@@ -101,5 +104,7 @@ class FeedSettings:
             raise ValueError("timeouts must be positive")
         if self.poll_interval_s <= 0 or self.max_backoff_s < self.poll_interval_s:
             raise ValueError("the poll interval must be positive and at most the back-off cap")
+        if self.max_new_entries_per_feed < 1:
+            raise ValueError("max_new_entries_per_feed must be at least 1")
         if self.feeds_per_batch < 1:
             raise ValueError("feeds_per_batch must be at least 1")

@@ -470,3 +470,27 @@ def test_many_unchanged_feeds_cost_one_request_each(
         count(db_path, f"SELECT count(*) FROM fetches WHERE run_id = '{summary.run_id}' AND not_modified")
         == n_feeds
     )
+
+
+def test_a_runaway_feed_is_taken_in_portions_without_losing_entries(
+    server: FeedServer, db_path: Path, fsettings: FeedSettings
+) -> None:
+    items = [
+        {
+            "title": f"Item {i}",
+            "link": server.url(f"/none/{i}"),
+            "guid": f"i{i}",
+            "description": f"{STORY}<p>{i}</p>",
+        }
+        for i in range(5)
+    ]
+    url = server.add("/big.xml", rss(items), content_type="application/rss+xml", etag="v1")
+    fs = _with(fsettings, max_new_entries_per_feed=2, fetch_pages=False)
+    loaded = []
+    for _ in range(3):
+        summary, _ = run([], db_path, fs) if loaded else run([url], db_path, fs)
+        loaded.append(summary.report.counts["loaded"])
+    assert loaded == [2, 2, 1]
+    assert table_rows(db_path, "SELECT etag, last_outcome FROM feeds") == [("v1", "new_entries")]
+    _, stats = run([], db_path, fs, all_feeds=True)
+    assert stats.not_modified == 1 and count(db_path, "SELECT count(*) FROM feed_entries") == 5

@@ -18,7 +18,8 @@ CREATE TABLE feeds (
     bozo                BOOLEAN,                 -- last parse found the feed ill-formed (and recovered)
     bozo_reason         VARCHAR,
     last_status         INTEGER,                 -- HTTP status of the last poll (null: no response)
-    last_outcome        VARCHAR,                 -- 'new_entries', 'no_new_entries', 'not_modified', 'unchanged_body', 'error'
+    last_outcome        VARCHAR,                 -- 'new_entries', 'new_entries_capped' (more next run), 'no_new_entries',
+                                                 -- 'not_modified', 'unchanged_body', 'error'
     last_checked_at     TIMESTAMPTZ,
     last_success_at     TIMESTAMPTZ,
     last_new_entries    INTEGER,
