@@ -27,6 +27,8 @@ feeds_app = typer.Typer(
 )
 app.add_typer(feeds_app)
 
+_NO_FEED_TABLES = "this warehouse has no feed tables yet: `newsetl feeds add URL` creates them"
+
 
 def _lock_timeout() -> float:
     return Settings.from_env().lock_timeout_s
@@ -74,6 +76,8 @@ def feeds_list(
 
     Example:  newsetl feeds list --format csv > feeds.csv
     """
+    import duckdb
+
     from newsetl.feeds import feed_health
     from newsetl.warehouse import session
 
@@ -82,8 +86,8 @@ def feeds_list(
             columns, rows = feed_health(conn)
     except NewsetlError as exc:
         raise fail(str(exc)) from None
-    except Exception as exc:  # e.g. a warehouse from before the feeds migration
-        raise fail(f"cannot read feeds: {' '.join(str(exc).split())}") from None
+    except duckdb.CatalogException:
+        raise fail(_NO_FEED_TABLES) from None
     render_rows(columns, rows, fmt, max_rows)
 
 
@@ -148,6 +152,8 @@ def feeds_export(
 
     Example:  newsetl feeds export subscriptions.opml
     """
+    import duckdb
+
     from newsetl.feeds import export_opml
     from newsetl.warehouse import session
 
@@ -159,6 +165,8 @@ def feeds_export(
             ).fetchall()
     except NewsetlError as exc:
         raise fail(str(exc)) from None
+    except duckdb.CatalogException:
+        raise fail(_NO_FEED_TABLES) from None
     data = export_opml(rows)
     if file is None:
         sys.stdout.buffer.write(data)

@@ -412,13 +412,16 @@ class Fetcher:
         hop: int,
     ) -> FetchResult:
         res = FetchResult(url=url, final_url=url)
+        fetched_at = datetime.now(UTC)
+        started = time.monotonic()
         try:
             host, port, ips = self.guard.check_url(url, trusted)
         except PolicyRefusal as exc:  # no request is made: nothing to log in fetches
             res.error, res.stage = exc.reason, Stage.POLICY
             return res
-        fetched_at = datetime.now(UTC)
-        started = time.monotonic()
+        except ResolveError as exc:  # an attempt that failed at its first step: logged
+            res.error, res.transient = str(exc), exc.transient
+            host, port, ips = "", 0, []
         row: dict[str, Any] = {
             "kind": kind,
             "feed": feed,
@@ -436,11 +439,13 @@ class Fetcher:
             "fetched_at": fetched_at,
         }
         try:
-            with self.politeness.slot(host):
-                started = time.monotonic()
-                self._exchange(res, url, (host, port), ips, max_bytes, trusted, headers, started)
+            if res.error is None:
+                with self.politeness.slot(host):
+                    started = time.monotonic()
+                    row["fetched_at"] = datetime.now(UTC)
+                    self._exchange(res, url, (host, port), ips, max_bytes, trusted, headers, started)
         except ResolveError as exc:
-            res.error = str(exc)
+            res.error, res.transient = str(exc), exc.transient
         except PolicyRefusal as exc:
             res.error, res.stage = exc.reason, Stage.POLICY
         except _Failure as exc:

@@ -40,7 +40,11 @@ class PolicyRefusal(TerminalError):
 
 
 class ResolveError(TerminalError):
-    """The host name does not resolve."""
+    """The host name does not resolve (``transient``: the resolver could not answer now)."""
+
+    def __init__(self, message: str, *, transient: bool = False) -> None:
+        super().__init__(message)
+        self.transient = transient
 
 
 def system_resolver(host: str, port: int) -> list[str]:
@@ -133,7 +137,8 @@ class SsrfGuard:
         try:
             ips = [str(ipaddress.ip_address(a)) for a in self._resolver(host, port)]
         except (OSError, UnicodeError, ValueError) as exc:
-            raise ResolveError(f"cannot resolve host {host}: {exc}") from exc
+            again = isinstance(exc, socket.gaierror) and exc.errno == socket.EAI_AGAIN
+            raise ResolveError(f"cannot resolve host {host}: {exc}", transient=again) from exc
         if not ips:
             raise ResolveError(f"cannot resolve host {host}: no addresses")
         with self._lock:

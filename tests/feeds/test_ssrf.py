@@ -143,6 +143,10 @@ def test_refused_links_and_redirects_cause_no_request(server: FeedServer) -> Non
     assert server.requests("/story")[0].host == f"news.example.com:{server.port}"
     rows = fetcher.take_rows()
     assert [(r["url"].rsplit("/", 1)[1], r["hop"]) for r in rows] == [("hop", 0), ("story", 0)]
+    # A name that does not resolve: an attempt that failed at its first step (logged, not retried).
+    lost = fetcher.fetch("http://nowhere.example.org/x", kind="page", max_bytes=1000, trusted=feed)
+    assert lost.error == "cannot resolve host nowhere.example.org: name not known: nowhere.example.org"
+    assert lost.attempts == 1 and [r["error"] for r in fetcher.take_rows()] == [lost.error]
 
 
 def test_connections_go_only_to_approved_addresses(server: FeedServer) -> None:
