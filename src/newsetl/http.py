@@ -491,10 +491,13 @@ class Fetcher:
         headers: Mapping[str, str] | None,
         started: float,
     ) -> None:
-        request = self.client.build_request("GET", url, headers=dict(headers or {}))
+        # Only encodings BoundedDecoder can bound, whatever client was injected.
+        request = self.client.build_request(
+            "GET", url, headers={**dict(headers or {}), "Accept-Encoding": ACCEPT_ENCODING}
+        )
         _tls.target = (key, ips)
         try:
-            response = self.client.send(request, stream=True)
+            response = self.client.send(request, stream=True, follow_redirects=False)
         finally:
             _tls.target = None
         try:

@@ -7,6 +7,7 @@ import socket
 import time
 import zlib
 
+import httpx
 import pytest
 
 from newsetl import __version__
@@ -145,3 +146,18 @@ def test_bounded_decoder(coding: str, payload: bytes) -> None:
 def test_unknown_content_encoding_is_refused(server: FeedServer, fetcher: Fetcher) -> None:
     server.add("/br", b"\x1b\x00", headers={"Content-Encoding": "br"})
     assert _get(fetcher, server.url("/br")).error == "unsupported Content-Encoding 'br'"
+
+
+def test_an_injected_client_is_used_but_redirects_stay_checked(server: FeedServer) -> None:
+    settings = fast_feed_settings()
+    with httpx.Client(follow_redirects=True, headers={"User-Agent": "custom/1"}) as client:
+        fetcher = Fetcher(client, settings, SsrfGuard(), Politeness(2, 0))
+        server.add("/x", status=302, headers={"Location": "/y"})
+        server.add("/y", b"y")
+        res = fetcher.fetch(server.url("/x"), kind="page", max_bytes=100, trusted=server.url("/"))
+        assert res.ok and res.final_url == server.url("/y")
+        assert [r["hop"] for r in fetcher.take_rows()] == [0, 1]  # hop by hop, through the guard
+        assert server.requests("/y")[0].headers["user-agent"] == "custom/1"
+        server.add("/out", status=302, headers={"Location": "http://169.254.169.254/latest/"})
+        refused = fetcher.fetch(server.url("/out"), kind="page", max_bytes=100, trusted=server.url("/"))
+        assert refused.stage == "policy" and "link-local" in (refused.error or "")
