@@ -123,7 +123,9 @@ def test_failing_pages_fall_back_to_the_entrys_own_content(
     server.add("/p/loop2", status=302, headers={"Location": "/p/loop"})
     server.add("/p/pdf", b"%PDF-1.4 ...", content_type="application/pdf")
     server.add("/p/menu", b"<html><body><nav><a href='/'>Home</a></nav></body></html>")
-    names = ["ok", "429", "404", "500", "slow", "huge", "loop", "pdf", "menu"]
+    server.add("/p/private", html)
+    server.add("/robots.txt", b"User-agent: *\nDisallow: /p/private\n", content_type="text/plain")
+    names = ["ok", "429", "404", "500", "slow", "huge", "loop", "pdf", "menu", "private"]
     items = [
         {
             "title": f"Entry {n}",
@@ -155,6 +157,7 @@ def test_failing_pages_fall_back_to_the_entrys_own_content(
         "g-loop": "fetch: redirect loop",
         "g-pdf": "fetch: not an article page (Content-Type application/pdf)",
         "g-menu": "extract:",
+        "g-private": "policy: disallowed by robots.txt for user-agent 'newsetl'",
     }
     for guid, error in expected_errors.items():
         outcome, text_source, _, page_error, _ = rows[guid]
@@ -164,7 +167,8 @@ def test_failing_pages_fall_back_to_the_entrys_own_content(
     assert bare == [
         ("rejected", "fetch", "HTTP 404 Not Found; feed content: the entry has no content of its own")
     ]
-    assert stats.from_feed == 7 and summary.report.counts["loaded"] == 9
+    assert stats.from_feed == 8 and summary.report.counts["loaded"] == 10
+    assert server.hits("/p/private") == 0 and server.hits("/robots.txt") == 1
     # Transient failures were retried (3 attempts each), terminal ones were not.
     attempts = dict(
         table_rows(
