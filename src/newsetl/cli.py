@@ -162,11 +162,16 @@ def ingest(
         out.print_json(json.dumps(summary))
     else:
         print_summary(summary)
+    if not report_audit(summary) or summary["status"] != "completed":
+        raise typer.Exit(1)
+
+
+def report_audit(summary: dict[str, Any]) -> bool:
+    """Print the audit checks that failed after a run; True when all passed."""
     failed = [a for a in summary.get("audit", []) if not a["ok"]]
     for a in failed:
         err.print(f"[bold red]audit failed:[/] {a['check']}: {a['detail']}", highlight=False)
-    if summary["status"] != "completed" or failed:
-        raise typer.Exit(1)
+    return not failed
 
 
 class _progress:
@@ -274,7 +279,7 @@ def render_rows(columns: list[str], rows: list[tuple[Any, ...]], fmt: str, max_r
 
 # Command groups of other areas live in their own modules (cli_<area>.py) and register
 # themselves on ``app`` when imported here, below everything they use.
-from newsetl import cli_ops  # noqa: E402, F401
+from newsetl import cli_feeds, cli_ops  # noqa: E402, F401
 
 
 def main() -> None:

@@ -52,6 +52,7 @@ ARTICLE_SCHEMA: dict[str, Any] = {
     "text_source": pl.Utf8,
     "encoding": pl.Utf8,
     "extractor_version": pl.Utf8,
+    "filled_from_feed": pl.List(pl.Utf8),
     "source_kind": pl.Utf8,
     "source_ref": pl.Utf8,
     "raw_sha256": pl.Utf8,

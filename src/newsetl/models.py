@@ -110,6 +110,8 @@ class Article:
     text_source: str
     encoding: str | None
     extractor_version: str
+    # Fields taken from a feed entry because the page had none ('title', 'published_at', ...).
+    filled_from_feed: list[str] = field(default_factory=list)
 
 
 @dataclass(slots=True)
