@@ -57,8 +57,7 @@ def test_flow_runs_batch_tasks_and_publishes_feed_stats(server: FeedServer, tmp_
     # 2 feeds in one poll batch; 16 entries in chunks of 10 -> 2 x (fetch, extract, load), then the
     # audit. Never per entry.
     names = sorted(n.rsplit("-", 1)[0] for n in task_names)
-    assert names == (
-        ["audit-warehouse"] + ["extract-pages"] * 2 + ["fetch-pages"] * 2 + ["load-batch"] * 2 + ["poll-feeds"]
-    )
+    per_chunk = ["extract-pages"] * 2 + ["fetch-pages"] * 2 + ["load-batch"] * 2
+    assert names == ["audit-warehouse", *per_chunk, "poll-feeds"]
     assert all(a["ok"] for a in summary["audit"])
     assert "### Feeds" in artifacts["ingest-feeds-summary"] and "ingest-feeds-counts" in artifacts
