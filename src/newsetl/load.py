@@ -21,6 +21,7 @@ from typing import Any
 import duckdb
 import polars as pl
 
+from newsetl import neardup
 from newsetl.extract import EXTRACTOR_VERSION
 from newsetl.models import Article, BatchReport, Outcome, Processed, SourceKind
 from newsetl.warehouse import transaction
@@ -248,6 +249,7 @@ def write_batch(
                 }
             )
     _write(conn, run_id, now, new_rows, superseded, input_rows, state_rows)
+    neardup.link_articles(conn, run_id, now, new_rows.values())
     return BatchResult(report, decisions)
 
 
