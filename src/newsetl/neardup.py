@@ -341,7 +341,8 @@ def _assign_clusters(
         best = min(members, key=lambda c: (first_seen.get(c, far_future), c))
         for c in members:
             new_id[c] = best
-    merges = [{"old": c, "new": n} for c, n in new_id.items() if c != n]
+    stored = set(current.values())  # clusters with rows to move (others are batch singletons)
+    merges = [{"old": c, "new": n} for c, n in new_id.items() if c != n and c in stored]
     if merges:
         frame = pl.DataFrame(merges, schema={"old": pl.Utf8, "new": pl.Utf8})
         conn.register("_nd_merge", frame)
