@@ -85,7 +85,7 @@ def quality(articles: list[EvalArticle]) -> None:
     for name, fn in methods.items():
         scored[name] = [(p, fn(p.a, p.b)) for p in pairs]
     kinds = sorted({p.kind for p in pairs})
-    n_pos = sum(p.positive for p in pairs)
+    n_pos = sum(p.positive is True for p in pairs)
     hard = {"same-outlet", "same-topic"}
     print(
         f"{len(articles)} articles -> {n_pos} positive pairs, "
@@ -153,7 +153,8 @@ def _insert_articles(conn, rows: list[dict[str, object]], run_id: str) -> None: 
     conn.register("_bench_articles", frame)
     conn.execute(
         """INSERT INTO articles (article_id, text, word_count, reading_time_s, content_hash, text_source,
-                  extractor_version, source_kind, source_ref, first_seen_at, first_run_id, run_id, ingested_at)
+                  extractor_version, source_kind, source_ref, first_seen_at, first_run_id, run_id,
+                  ingested_at)
            SELECT article_id, text, 0, 0, md5(text), 'text', 'bench', 'file', article_id, first_seen_at,
                   $run, $run, first_seen_at FROM _bench_articles""",
         {"run": run_id},

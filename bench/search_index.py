@@ -25,12 +25,17 @@ from newsetl import search
 from newsetl.warehouse import connect, migrate, transaction
 
 
-def _synthetic(base: list[tuple[str, str, str]], n: int, rng: random.Random, vocab: list[str], tag: str) -> list[dict[str, object]]:
+def _synthetic(
+    base: list[tuple[str, str, str]], n: int, rng: random.Random, vocab: list[str], tag: str
+) -> list[dict[str, object]]:
     rows = []
     t0 = datetime(2024, 1, 1, tzinfo=UTC)
     for i in range(n):
         lang, title, text = rng.choice(base)
-        words = [rng.choice(vocab) if len(w) > 3 and w.isalpha() and rng.random() < 0.5 else w for w in text.split(" ")]
+        words = [
+            rng.choice(vocab) if len(w) > 3 and w.isalpha() and rng.random() < 0.5 else w
+            for w in text.split(" ")
+        ]
         body = " ".join(words)
         rows.append(
             {
@@ -87,7 +92,8 @@ def main() -> int:
         with transaction(conn):
             _insert(conn, new_rows)
             conn.execute(
-                "UPDATE articles SET text = text || ' Aktualisiert update', content_hash = content_hash || 'x' "
+                "UPDATE articles SET text = text || ' Aktualisiert update', "
+                "content_hash = content_hash || 'x' "
                 "WHERE article_id IN (SELECT unnest($ids))",
                 {"ids": changed},
             )

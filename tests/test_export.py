@@ -60,8 +60,8 @@ def test_since_and_views_and_text_formats(corpus_warehouse: Path, tmp_path: Path
     since = date(2024, 1, 1)
     expected = _source(
         corpus_warehouse,
-        "SELECT count(*) FROM articles WHERE CAST(coalesce(published_at, first_seen_at) AT TIME ZONE 'UTC' AS DATE)"
-        " >= DATE '2024-01-01'",
+        "SELECT count(*) FROM articles WHERE "
+        "CAST(coalesce(published_at, first_seen_at) AT TIME ZONE 'UTC' AS DATE) >= DATE '2024-01-01'",
     )[0][0]
     out = tmp_path / "pq"
     result = export(corpus_warehouse, out, tables=["articles", "story_clusters"], since=None)

@@ -35,7 +35,9 @@ def scored_pairs(corpus_warehouse: Path) -> list[tuple[object, float]]:
     return [(p, neardup.similarity(sk(p.a), sk(p.b))) for p in pairs]
 
 
-def test_threshold_separates_edited_copies_from_other_articles(scored_pairs: list[tuple[object, float]]) -> None:
+def test_threshold_separates_edited_copies_from_other_articles(
+    scored_pairs: list[tuple[object, float]],
+) -> None:
     scored = scored_pairs  # type: ignore[assignment]
     hard = {"same-outlet", "same-topic"}
     positives = {p.kind for p, _ in scored if p.positive}  # type: ignore[attr-defined]
@@ -83,7 +85,8 @@ def _insert(conn, rows: list[dict[str, object]], run: str) -> None:  # type: ign
     for r in rows:
         conn.execute(
             """INSERT OR REPLACE INTO articles (article_id, text, word_count, reading_time_s, content_hash,
-                   text_source, extractor_version, source_kind, source_ref, first_seen_at, first_run_id, run_id,
+                   text_source, extractor_version, source_kind, source_ref, first_seen_at, first_run_id,
+                   run_id,
                    ingested_at, version)
                VALUES (?, ?, 0, 0, md5(?), 'text', 't', 'file', ?, ?, ?, ?, ?, ?)""",
             [r["article_id"], r["text"], r["text"], r["article_id"], r["first_seen_at"], run, run,
@@ -140,7 +143,9 @@ def test_updated_article_is_relinked(tmp_path: Path, corpus_warehouse: Path) -> 
     assert table_rows(db, "SELECT count(*) FROM near_duplicates") == [(0,)]
 
 
-def test_loader_links_a_syndicated_copy_from_another_source(tmp_path: Path, inline_settings: Settings) -> None:
+def test_loader_links_a_syndicated_copy_from_another_source(
+    tmp_path: Path, inline_settings: Settings
+) -> None:
     from .conftest import corpus_path
 
     pages = sorted(corpus_path("article-extraction-benchmark", "html").iterdir())[:12]
@@ -157,7 +162,9 @@ def test_loader_links_a_syndicated_copy_from_another_source(tmp_path: Path, inli
     wire = tmp_path / "outlet-b"
     wire.mkdir()
     # Another outlet's copy: agency dateline, last paragraph cut, own footer; a plain-text file.
-    body = "\n\n".join(["WASHINGTON (AP) — " + paras[0], *paras[1:-1], "Copyright 2024 The Associated Press."])
+    body = "\n\n".join(
+        ["WASHINGTON (AP) — " + paras[0], *paras[1:-1], "Copyright 2024 The Associated Press."]
+    )
     (wire / "wire-copy.txt").write_text(f"{title}\n\n{body}\n", encoding="utf-8")
     run = ingest_files([wire], inline_settings)
     assert run.report.counts["loaded"] == 1  # linked, not dropped

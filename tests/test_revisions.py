@@ -15,7 +15,9 @@ from .conftest import corpus_path
 from .helpers import table_rows
 
 
-def test_each_content_change_is_a_new_version_with_its_lineage(tmp_path: Path, inline_settings: Settings) -> None:
+def test_each_content_change_is_a_new_version_with_its_lineage(
+    tmp_path: Path, inline_settings: Settings
+) -> None:
     original = read_html(corpus_path(*REVISED_PAGE))
     inbox = tmp_path / "inbox"
     inbox.mkdir()
@@ -37,8 +39,13 @@ def test_each_content_change_is_a_new_version_with_its_lineage(tmp_path: Path, i
     )[0]
     assert version == 3 and correction in str(text) and ADDED_PARAGRAPH in str(text)
     assert first_run == runs[0].run_id and run == runs[2].run_id
-    old = table_rows(db, "SELECT version, run_id, superseded_by_run, text FROM article_versions ORDER BY version")
-    assert [(v, r, s) for v, r, s, _ in old] == [(1, runs[0].run_id, runs[1].run_id), (2, runs[1].run_id, runs[2].run_id)]
+    old = table_rows(
+        db, "SELECT version, run_id, superseded_by_run, text FROM article_versions ORDER BY version"
+    )
+    assert [(v, r, s) for v, r, s, _ in old] == [
+        (1, runs[0].run_id, runs[1].run_id),
+        (2, runs[1].run_id, runs[2].run_id),
+    ]
     assert ADDED_PARAGRAPH not in str(old[0][3]) and ADDED_PARAGRAPH in str(old[1][3])
 
     changes = table_rows(

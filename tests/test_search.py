@@ -143,8 +143,12 @@ def test_in_place_refresh_equals_a_full_rebuild(corpus_warehouse: Path, tmp_path
     db = tmp_path / "copy.duckdb"
     shutil.copy(corpus_warehouse, db)
     with connect(db) as conn:
-        ids = [r[0] for r in conn.execute(
-            "SELECT article_id FROM articles WHERE language IN ('de', 'en') ORDER BY article_id").fetchall()]  # fmt: skip
+        ids = [
+            r[0]
+            for r in conn.execute(
+                "SELECT article_id FROM articles WHERE language IN ('de', 'en') ORDER BY article_id"
+            ).fetchall()
+        ]
         # A run's worth of change: new articles, edited ones, a deleted one, one whose
         # language was re-detected (it moves to another index).
         conn.execute(
@@ -154,12 +158,15 @@ def test_in_place_refresh_equals_a_full_rebuild(corpus_warehouse: Path, tmp_path
             {"ids": ids[:6]},
         )
         conn.execute(
-            """UPDATE articles SET text = replace(text, 'die', 'eine') || ' Regierung', content_hash = 'edited'
+            """UPDATE articles SET text = replace(text, 'die', 'eine') || ' Regierung',
+                   content_hash = 'edited'
                WHERE article_id IN (SELECT unnest($ids))""",
             {"ids": ids[10:14]},
         )
         conn.execute("DELETE FROM articles WHERE article_id = ?", [ids[20]])
-        conn.execute("UPDATE articles SET language = 'fr', content_hash = 'moved' WHERE article_id = ?", [ids[30]])
+        conn.execute(
+            "UPDATE articles SET language = 'fr', content_hash = 'moved' WHERE article_id = ?", [ids[30]]
+        )
         report = search.refresh_search_index(conn)
         modes = {c.index_name: c.mode for c in report.changes}
         assert modes.get("de") == "incremental" and modes.get("en") == "incremental", modes

@@ -48,7 +48,10 @@ def _freshness_note(f: Any) -> None:
             highlight=False,
         )
     else:
-        err.print(f"[dim]index covers all {f.articles} articles; refreshed {_ago(f.refreshed_at)}[/]", highlight=False)
+        err.print(
+            f"[dim]index covers all {f.articles} articles; refreshed {_ago(f.refreshed_at)}[/]",
+            highlight=False,
+        )
 
 
 # --- search ---------------------------------------------------------------------------
@@ -56,8 +59,12 @@ def _freshness_note(f: Any) -> None:
 
 @app.command()
 def search(
-    query: Annotated[str, typer.Argument(help="Words to look for (any may match; more matches rank higher).")],
-    lang: Annotated[str | None, typer.Option("--lang", help="Only articles in this language (ISO 639-1).")] = None,
+    query: Annotated[
+        str, typer.Argument(help="Words to look for (any may match; more matches rank higher).")
+    ],
+    lang: Annotated[
+        str | None, typer.Option("--lang", help="Only articles in this language (ISO 639-1).")
+    ] = None,
     since: Annotated[datetime | None, DateOption] = None,
     limit: Annotated[int, typer.Option("--limit", "-n", help="Results to show.")] = 10,
     db: DbOption = None,
@@ -166,7 +173,10 @@ def reindex(
             f"{c.ms:.0f}" if c else "",
         )
     out.print(table)
-    out.print(f"{fresh.searchable} of {fresh.articles} articles searchable; took {report.seconds:.2f} s", highlight=False)
+    out.print(
+        f"{fresh.searchable} of {fresh.articles} articles searchable; took {report.seconds:.2f} s",
+        highlight=False,
+    )
 
 
 # --- near-duplicates --------------------------------------------------------------------
@@ -175,7 +185,8 @@ def reindex(
 @app.command()
 def clusters(
     cluster: Annotated[
-        str | None, typer.Argument(help="A cluster or article id: list that story's articles.", show_default=False)
+        str | None,
+        typer.Argument(help="A cluster or article id: list that story's articles.", show_default=False),
     ] = None,
     limit: Annotated[int, typer.Option("--limit", "-n", help="Clusters to list.")] = 20,
     min_outlets: Annotated[int, typer.Option(help="Only stories run by at least this many domains.")] = 0,
@@ -245,7 +256,8 @@ def relink(db: DbOption = None) -> None:
         raise fail(str(exc)) from None
     out.print(
         f"{report.articles} articles, {report.links} near-duplicate links, "
-        f"{n_clusters[0] if n_clusters else 0} stories with 2+ articles ({report.seconds:.1f} s; run {run_id})",
+        f"{n_clusters[0] if n_clusters else 0} stories with 2+ articles "
+        f"({report.seconds:.1f} s; run {run_id})",
         highlight=False,
     )
 
@@ -255,7 +267,9 @@ def relink(db: DbOption = None) -> None:
 
 @app.command()
 def history(
-    article: Annotated[str, typer.Argument(help="Article id (or a unique prefix) or URL.", show_default=False)],
+    article: Annotated[
+        str, typer.Argument(help="Article id (or a unique prefix) or URL.", show_default=False)
+    ],
     db: DbOption = None,
     diff: Annotated[bool, typer.Option("--diff/--no-diff", help="Show the text changes.")] = True,
 ) -> None:
@@ -304,11 +318,15 @@ def history(
 @app.command("export")
 def export_cmd(
     out_dir: Annotated[Path, typer.Option("--out", help="Output directory.", show_default=False)],
-    fmt: Annotated[str, typer.Option("--format", "-f", help="parquet (date-partitioned), csv or jsonl.")] = "parquet",
+    fmt: Annotated[
+        str, typer.Option("--format", "-f", help="parquet (date-partitioned), csv or jsonl.")
+    ] = "parquet",
     since: Annotated[datetime | None, DateOption] = None,
     table: Annotated[
         list[str] | None,
-        typer.Option("--table", "-t", help="Table or view to export (repeatable) [default: the core tables]."),
+        typer.Option(
+            "--table", "-t", help="Table or view to export (repeatable) [default: the core tables]."
+        ),
     ] = None,
     overwrite: Annotated[
         bool, typer.Option(help="Write into a non-empty --out, replacing the exported tables' files.")

@@ -101,7 +101,9 @@ def export(
         wanted = list(dict.fromkeys(tables or [t for t in DEFAULT_TABLES if t in available]))
         unknown = [t for t in wanted if t not in available or not _NAME.match(t)]
         if unknown:
-            raise ExportError(f"no table or view named {', '.join(unknown)} (available: {', '.join(available)})")
+            raise ExportError(
+                f"no table or view named {', '.join(unknown)} (available: {', '.join(available)})"
+            )
         if since is not None:
             undated = [t for t in wanted if t not in DATE_COLUMNS]
             if undated:
@@ -139,9 +141,8 @@ def _export_one(
     columns = {str(r[0]): str(r[1]) for r in described}
     partitioned = fmt == "parquet" and date_expr is not None and name != "articles_per_day"
     if partitioned:
-        query = (
-            f"SELECT *, CAST(({date_expr}) AT TIME ZONE 'UTC' AS DATE) AS {PARTITION_COLUMN} FROM {name} {where}"
-        )
+        day = f"CAST(({date_expr}) AT TIME ZONE 'UTC' AS DATE)"
+        query = f"SELECT *, {day} AS {PARTITION_COLUMN} FROM {name} {where}"
         target = out / name
         options = f"FORMAT parquet, PARTITION_BY ({PARTITION_COLUMN}), COMPRESSION zstd"
         options += ", OVERWRITE" if overwrite else ""

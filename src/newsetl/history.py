@@ -59,11 +59,14 @@ def resolve_article(conn: duckdb.DuckDBPyConnection, ref: str) -> str | None:
     if "://" in ref:
         url = normalize_url(ref)
         row = conn.execute(
-            "SELECT article_id FROM articles WHERE url = ? OR url = ? ORDER BY first_seen_at LIMIT 1", [url, ref]
+            "SELECT article_id FROM articles WHERE url = ? OR url = ? ORDER BY first_seen_at LIMIT 1",
+            [url, ref],
         ).fetchone()
         return str(row[0]) if row else None
     if len(ref) >= 6:
-        rows = conn.execute("SELECT article_id FROM articles WHERE starts_with(article_id, ?) LIMIT 2", [ref]).fetchall()
+        rows = conn.execute(
+            "SELECT article_id FROM articles WHERE starts_with(article_id, ?) LIMIT 2", [ref]
+        ).fetchall()
         if len(rows) == 1:
             return str(rows[0][0])
     return None
@@ -80,7 +83,9 @@ def article_history(conn: duckdb.DuckDBPyConnection, article_id: str, *, context
         ).fetchall()
     ]
     texts = dict(
-        conn.execute("SELECT version, text FROM article_history WHERE article_id = ?", [article_id]).fetchall()
+        conn.execute(
+            "SELECT version, text FROM article_history WHERE article_id = ?", [article_id]
+        ).fetchall()
     )
     changes = []
     for r in conn.execute(
@@ -94,7 +99,12 @@ def article_history(conn: duckdb.DuckDBPyConnection, article_id: str, *, context
         after = str(texts.get(change.to_version, "")).split("\n")
         change.diff = list(
             difflib.unified_diff(
-                before, after, f"version {change.from_version}", f"version {change.to_version}", n=context, lineterm=""
+                before,
+                after,
+                f"version {change.from_version}",
+                f"version {change.to_version}",
+                n=context,
+                lineterm="",
             )
         )
         changes.append(change)

@@ -146,7 +146,9 @@ class _Doc:
 def _docs(rows: Iterable[Mapping[str, Any]], now: datetime) -> list[_Doc]:
     docs: dict[str, _Doc] = {}
     for r in rows:
-        sk = sketch(str(r["text"]))
+        # A row may carry a precomputed sketch (e.g. from the extraction workers).
+        given = r.get("sketch")
+        sk = np.asarray(given, dtype=np.uint64) if given is not None else sketch(str(r["text"]))
         docs[str(r["article_id"])] = _Doc(
             str(r["article_id"]),
             r.get("first_seen_at") or now,
@@ -237,9 +239,11 @@ def link_articles(
             # the union of both sketches, the share found in both.
             scored = conn.execute(
                 """WITH vals AS (
-                       SELECT p.a, p.b, s.h FROM _nd_pairs AS p JOIN article_sketches AS s ON s.article_id = p.a
+                       SELECT p.a, p.b, s.h FROM _nd_pairs AS p
+                       JOIN article_sketches AS s ON s.article_id = p.a
                        UNION ALL
-                       SELECT p.a, p.b, s.h FROM _nd_pairs AS p JOIN article_sketches AS s ON s.article_id = p.b
+                       SELECT p.a, p.b, s.h FROM _nd_pairs AS p
+                       JOIN article_sketches AS s ON s.article_id = p.b
                    ),
                    per_value AS (SELECT a, b, h, count(*) AS n FROM vals GROUP BY a, b, h),
                    ranked AS (

@@ -36,7 +36,8 @@ BOILERPLATE = {
         "This article was amended on the day of publication to correct the spelling of a name.",
     ],
     "de": [
-        "Abonnieren Sie unseren Newsletter und erhalten Sie jeden Morgen die wichtigsten Nachrichten des Tages.",
+        "Abonnieren Sie unseren Newsletter und erhalten Sie jeden Morgen die wichtigsten "
+        "Nachrichten des Tages.",
         "© 2024 Beispiel Medien GmbH. Alle Rechte vorbehalten. Vervielfältigung nur mit Genehmigung.",
         "Folgen Sie uns auf Facebook, Instagram und X für aktuelle Meldungen aus der Region.",
         "Sie haben einen Hinweis für unsere Redaktion? Schreiben Sie uns, wir melden uns.",
@@ -156,8 +157,8 @@ def build_pairs(
     pairs: list[Pair] = []
     for i, art in enumerate(articles):
         donor = articles[(i + 1) % len(articles)]
-        for kind, a, b in edits(art, donor, rng):
-            pairs.append(Pair(kind, True, a, b, art.article_id))
+        for kind, text_a, text_b in edits(art, donor, rng):
+            pairs.append(Pair(kind, True, text_a, text_b, art.article_id))
     real: list[tuple[str, EvalArticle, EvalArticle]] = []
     vocab = [_vocab(a.text) for a in articles]
     nearest: set[tuple[int, int]] = set()
@@ -173,6 +174,7 @@ def build_pairs(
         nearest.update((min(i, j), max(i, j)) for _, j in scored[:neighbours])
     for i, j in itertools.combinations(range(len(articles)), 2):
         a, b = articles[i], articles[j]
+        positive: bool | None
         if _norm_title(a.title) and _norm_title(a.title) == _norm_title(b.title):
             kind, positive = "same-headline", None
         elif a.domain and a.domain == b.domain:

@@ -194,7 +194,8 @@ def _plan(conn: duckdb.DuckDBPyConnection, name: str) -> tuple[list[str], list[s
         for r in conn.execute(
             """SELECT w.article_id FROM _search_want AS w
                LEFT JOIN search_index_docs AS d
-                 ON d.article_id = w.article_id AND d.index_name = w.index_name AND d.content_hash = w.content_hash
+                 ON d.article_id = w.article_id AND d.index_name = w.index_name
+                 AND d.content_hash = w.content_hash
                WHERE w.index_name = ? AND d.article_id IS NULL ORDER BY w.article_id""",
             [name],
         ).fetchall()
@@ -204,7 +205,8 @@ def _plan(conn: duckdb.DuckDBPyConnection, name: str) -> tuple[list[str], list[s
         for r in conn.execute(
             """SELECT d.article_id FROM search_index_docs AS d
                LEFT JOIN _search_want AS w
-                 ON w.article_id = d.article_id AND w.index_name = d.index_name AND w.content_hash = d.content_hash
+                 ON w.article_id = d.article_id AND w.index_name = d.index_name
+                 AND w.content_hash = d.content_hash
                WHERE d.index_name = ? AND w.article_id IS NULL ORDER BY d.article_id""",
             [name],
         ).fetchall()
@@ -299,7 +301,8 @@ def _build_full(conn: duckdb.DuckDBPyConnection, cfg: IndexConfig) -> None:
         # Stop words are compared with tokens after lower-casing, accent stripping and splitting.
         conn.execute(
             f"""CREATE OR REPLACE TABLE _search_stopwords AS
-                SELECT DISTINCT unnest(string_split_regex(regexp_replace({tokenize}, $ignore, ' ', 'g'), '\\s+')) AS sw
+                SELECT DISTINCT
+                    unnest(string_split_regex(regexp_replace({tokenize}, $ignore, ' ', 'g'), '\\s+')) AS sw
                 FROM (SELECT sw AS w FROM _search_stopwords)""",
             {"ignore": IGNORE},
         )
@@ -383,20 +386,22 @@ def _update_in_place(
         conn.execute("DROP TABLE _search_add")
         conn.execute("DROP TABLE _search_tok")
     conn.execute(f"DELETE FROM {fts}.stats")
-    conn.execute(
-        f"INSERT INTO {fts}.stats SELECT count(docid), sum(len) / count(len) FROM {fts}.docs"
-    )
+    conn.execute(f"INSERT INTO {fts}.stats SELECT count(docid), sum(len) / count(len) FROM {fts}.docs")
 
 
 def _create_search_macro(conn: duckdb.DuckDBPyConnection) -> None:
     """(Re)create ``search_articles(query, lang := NULL)`` over the indexes that exist now."""
-    names = [r[0] for r in conn.execute("SELECT index_name FROM search_indexes ORDER BY index_name").fetchall()]
+    names = [
+        r[0] for r in conn.execute("SELECT index_name FROM search_indexes ORDER BY index_name").fetchall()
+    ]
     branches = [
         f"""SELECT article_id, index_name, fts_main_search_{n}.match_bm25(article_id, query) AS score
             FROM search_index_docs
             WHERE index_name = '{n}' AND (lang IS NULL OR index_name = lang OR index_name = '{OTHER}')"""
         for n in names
-    ] or ["SELECT NULL::VARCHAR AS article_id, NULL::VARCHAR AS index_name, NULL::DOUBLE AS score WHERE false"]
+    ] or [
+        "SELECT NULL::VARCHAR AS article_id, NULL::VARCHAR AS index_name, NULL::DOUBLE AS score WHERE false"
+    ]
     conn.execute(
         f"""CREATE OR REPLACE MACRO search_articles(query, lang := NULL) AS TABLE
             SELECT s.score, a.article_id, a.title, coalesce(a.published_at, a.first_seen_at) AS dated_at,
@@ -474,18 +479,26 @@ def search(
     if not query.strip():
         return []
     sql = "SELECT score, article_id, title, dated_at, domain, sitename, language, url, index_name, text FROM "
-    sql += "search_articles($q, lang := $lang) JOIN (SELECT article_id, text FROM articles) USING (article_id)"
+    sql += (
+        "search_articles($q, lang := $lang) JOIN (SELECT article_id, text FROM articles) USING (article_id)"
+    )
     params: dict[str, Any] = {"q": query, "lang": lang, "limit": limit}
     if since is not None:
         sql += " WHERE dated_at >= $since"
-        params["since"] = since if isinstance(since, datetime) else datetime(since.year, since.month, since.day, tzinfo=UTC)
+        params["since"] = (
+            since if isinstance(since, datetime) else datetime(since.year, since.month, since.day, tzinfo=UTC)
+        )
     sql += " ORDER BY score DESC, article_id LIMIT $limit"
     rows = conn.execute(sql, params).fetchall()
     stems = _query_stems(conn, query, {r[8] for r in rows})
     hits = []
-    for i, (score, aid, title, dated_at, domain, sitename, language, url, index_name, text) in enumerate(rows, 1):
+    for i, (score, aid, title, dated_at, domain, sitename, language, url, index_name, text) in enumerate(
+        rows, 1
+    ):
         snippet, spans = keyword_in_context(text, stems.get(index_name, []), snippet_chars)
-        hits.append(Hit(i, float(score), aid, title, dated_at, domain, sitename, language, url, snippet, spans))
+        hits.append(
+            Hit(i, float(score), aid, title, dated_at, domain, sitename, language, url, snippet, spans)
+        )
     return hits
 
 
@@ -512,7 +525,9 @@ def _fold(text: str) -> str:
     return "".join(out)
 
 
-def keyword_in_context(text: str, stems: Sequence[str], width: int = 200) -> tuple[str, list[tuple[int, int]]]:
+def keyword_in_context(
+    text: str, stems: Sequence[str], width: int = 200
+) -> tuple[str, list[tuple[int, int]]]:
     """A ~``width``-character window of ``text`` around the first query word, and where the
     words are in it. Words are matched by stem prefix ('kirch' marks 'Kirchen')."""
     flat = " ".join(text.split())

@@ -1,0 +1,105 @@
+"""The analyst commands as a user calls them (in-process through typer, on real warehouses)."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from newsetl.cli import app
+
+from .helpers import table_rows
+
+runner = CliRunner()
+COMMANDS = ["search", "reindex", "clusters", "relink", "history", "export"]
+
+
+def invoke(*args: str) -> tuple[int, str, str]:
+    result = runner.invoke(app, list(args), env={"COLUMNS": "200", "NEWSETL_LOCK_TIMEOUT": "5"})
+    return result.exit_code, result.stdout, result.stderr
+
+
+@pytest.mark.parametrize("command", COMMANDS)
+def test_every_command_has_db_and_an_example(command: str) -> None:
+    code, out, _ = invoke(command, "--help")
+    assert code == 0
+    assert "--db" in out and "Example:" in out
+
+
+def test_search_prints_ranked_hits_and_freshness(corpus_warehouse: Path) -> None:
+    code, out, err = invoke(
+        "search", "Missbrauch Kirche", "--lang", "de", "--limit", "3", "--db", str(corpus_warehouse)
+    )
+    assert code == 0, err
+    assert "Evangelische Kirche" in out and "br.de" in out
+    assert "index covers all" in err
+    code, out, _ = invoke(
+        "search", "impeachment", "--json", "--since", "2019-01-01", "--db", str(corpus_warehouse)
+    )
+    hits = json.loads(out)
+    assert code == 0 and hits and hits[0]["rank"] == 1
+    assert all(h["dated_at"] >= "2019-01-01" for h in hits)
+    assert all("impeach" in (h["snippet"] + (h["title"] or "")).lower() for h in hits)
+
+
+def test_search_without_index_and_stale_index(tmp_path: Path, corpus_warehouse: Path) -> None:
+    db = tmp_path / "copy.duckdb"
+    shutil.copy(corpus_warehouse, db)
+    table_rows(db, "SELECT 1")  # readable
+    import duckdb
+
+    with duckdb.connect(str(db)) as conn:
+        conn.execute(
+            "INSERT INTO articles SELECT * REPLACE ('zz' || article_id AS article_id, content_hash || 'z' AS "
+            "content_hash) FROM articles ORDER BY article_id LIMIT 2"
+        )
+    code, _, err = invoke("search", "Regierung", "--db", str(db))
+    assert code == 0 and "2 of" in err and "newsetl reindex" in err
+    code, out, _ = invoke("reindex", "--db", str(db))
+    assert code == 0 and "incremental" in out
+    code, _, err = invoke("search", "Regierung", "--db", str(db))
+    assert "index covers all" in err
+    empty = tmp_path / "empty.duckdb"
+    shutil.copy(corpus_warehouse, empty)
+    with duckdb.connect(str(empty)) as conn:
+        conn.execute("DELETE FROM search_indexes")
+    code, _, err = invoke("search", "Regierung", "--db", str(empty))
+    assert code == 1 and "newsetl reindex" in err
+
+
+def test_clusters_history_relink_export(corpus_warehouse: Path, tmp_path: Path) -> None:
+    db = str(corpus_warehouse)
+    code, out, _ = invoke("clusters", "--format", "json", "--db", db)
+    stories = json.loads(out)
+    assert code == 0 and any(s["domains"] == "taz.de" and s["articles"] == 2 for s in stories)
+    taz = next(s for s in stories if s["domains"] == "taz.de")
+    code, out, _ = invoke("clusters", taz["cluster_id"], "--format", "csv", "--db", db)
+    assert code == 0 and out.count("taz.de") == 2
+    code, _, err = invoke("clusters", "nope", "--db", db)
+    assert code == 1 and "not in a cluster" in err
+
+    (revised,) = table_rows(corpus_warehouse, "SELECT article_id FROM articles WHERE version = 2")[0]
+    code, out, _ = invoke("history", str(revised), "--db", db)
+    assert code == 0 and "v1 → v2" in out and "+Aktualisierung" in out and "updated" in out
+    code, _, err = invoke("history", "https://example.com/nothing", "--db", db)
+    assert code == 1 and "no article matches" in err
+
+    copy = tmp_path / "copy.duckdb"
+    shutil.copy(corpus_warehouse, copy)
+    before = table_rows(copy, "SELECT article_id, cluster_id FROM article_clusters ORDER BY 1")
+    code, out, _ = invoke("relink", "--db", str(copy))
+    assert code == 0 and "near-duplicate links" in out
+    assert table_rows(copy, "SELECT article_id, cluster_id FROM article_clusters ORDER BY 1") == before
+    assert table_rows(copy, "SELECT flow, status FROM runs WHERE flow = 'relink'") == [
+        ("relink", "completed")
+    ]
+
+    x = str(tmp_path / "x")
+    code, out, _ = invoke("export", "--out", x, "--table", "articles", "--since", "2024-01-01", "--db", db)
+    assert code == 0 and "manifest" in out
+    assert (tmp_path / "x" / "manifest.json").exists()
+    code, _, err = invoke("export", "--out", str(tmp_path / "x"), "--db", db)
+    assert code == 1 and "not empty" in err
