@@ -485,9 +485,9 @@ def search(
     params: dict[str, Any] = {"q": query, "lang": lang, "limit": limit}
     if since is not None:
         sql += " WHERE dated_at >= $since"
-        params["since"] = (
-            since if isinstance(since, datetime) else datetime(since.year, since.month, since.day, tzinfo=UTC)
-        )
+        if not isinstance(since, datetime):
+            since = datetime(since.year, since.month, since.day)
+        params["since"] = since if since.tzinfo else since.replace(tzinfo=UTC)  # a date means a UTC day
     sql += " ORDER BY score DESC, article_id LIMIT $limit"
     rows = conn.execute(sql, params).fetchall()
     stems = _query_stems(conn, query, {r[8] for r in rows})
