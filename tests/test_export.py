@@ -57,19 +57,17 @@ def test_parquet_round_trip_through_duckdb_polars_and_pandas(corpus_warehouse: P
 
 
 def test_since_and_views_and_text_formats(corpus_warehouse: Path, tmp_path: Path) -> None:
-    since = date(2024, 1, 1)
-    expected = _source(
-        corpus_warehouse,
-        "SELECT count(*) FROM articles WHERE "
-        "CAST(coalesce(published_at, first_seen_at) AT TIME ZONE 'UTC' AS DATE) >= DATE '2024-01-01'",
-    )[0][0]
+    day = "CAST(coalesce(published_at, first_seen_at) AT TIME ZONE 'UTC' AS DATE)"
+    since = _source(corpus_warehouse, f"SELECT CAST(quantile_disc({day}, 0.5) AS DATE) FROM articles")[0][0]
+    assert isinstance(since, date)
+    expected = _source(corpus_warehouse, f"SELECT count(*) FROM articles WHERE {day} >= '{since}'")[0][0]
     out = tmp_path / "pq"
     result = export(corpus_warehouse, out, tables=["articles", "story_clusters"], since=None)
     assert {t.name for t in result.tables} == {"articles", "story_clusters"}
     recent = export(corpus_warehouse, tmp_path / "recent", tables=["articles"], since=since)
     assert recent.tables[0].rows == expected and 0 < expected < result.tables[0].rows
     parts = [p.name for p in (tmp_path / "recent" / "articles").iterdir()]
-    assert parts and all(p >= "date=2024-01-01" for p in parts)
+    assert parts and all(p >= f"date={since}" for p in parts)
 
     csv = export(corpus_warehouse, tmp_path / "csv", fmt="csv", tables=["latest_articles", "rejections"])
     for t in csv.tables:

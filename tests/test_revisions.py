@@ -10,7 +10,7 @@ from newsetl.history import article_history, resolve_article
 from newsetl.pipeline import ingest_files
 from newsetl.warehouse import connect
 
-from .analyst_data import ADDED_PARAGRAPH, REVISED_PAGE, read_html, revise_page
+from .analyst_data import ADDED_PARAGRAPH, read_html, revisable_page, revise_page
 from .conftest import corpus_path
 from .helpers import table_rows
 
@@ -18,7 +18,7 @@ from .helpers import table_rows
 def test_each_content_change_is_a_new_version_with_its_lineage(
     tmp_path: Path, inline_settings: Settings
 ) -> None:
-    original = read_html(corpus_path(*REVISED_PAGE))
+    original = read_html(revisable_page(corpus_path()))
     inbox = tmp_path / "inbox"
     inbox.mkdir()
     page = inbox / "page.html"
@@ -27,7 +27,7 @@ def test_each_content_change_is_a_new_version_with_its_lineage(
     second = revise_page(original)
     page.write_text(second, encoding="utf-8")
     runs.append(ingest_files([inbox], inline_settings))
-    correction = "Korrektur: In einer früheren Fassung stand ein falsches Datum der Landessynode."
+    correction = "Korrektur: In einer früheren Fassung dieses Beitrags stand ein falsches Datum."
     page.write_text(revise_page(second, drop=5, after=2, added=correction), encoding="utf-8")
     runs.append(ingest_files([inbox], inline_settings))
     assert [r.report.counts["loaded"] for r in runs] == [1, 0, 0]

@@ -19,6 +19,9 @@ CREATE TABLE article_clusters (
     updated_at          TIMESTAMPTZ NOT NULL
 );
 
+-- Articles loaded before this migration start as clusters of one (`newsetl relink` links them).
+INSERT INTO article_clusters SELECT article_id, article_id, now() FROM articles;
+
 -- Bottom-k MinHash sketch of each article's text (k rows per article): the candidate index.
 CREATE TABLE article_sketches (
     article_id          VARCHAR NOT NULL,
