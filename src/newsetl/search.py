@@ -9,13 +9,14 @@ persisted table macro ``search_articles(query, lang := NULL)`` queries all index
 so analysts can search from plain SQL.
 
 Keeping it current: ``PRAGMA create_fts_index`` always rebuilds from scratch, which costs
-~2 ms per article (bench/search_index.py) — a minute at 20,000 articles, too slow after
-every run. :func:`refresh_search_index` therefore updates an existing index in place: it
-tokenises only new and changed articles with the index's own ``tokenize`` macro, stop words
-and stemmer, and adjusts ``docs``, ``dict`` (document frequencies), ``terms`` and ``stats``
-exactly as a rebuild would compute them (tests/test_search.py checks that scores match a
-fresh rebuild). A full rebuild happens for a new index, a changed tokenizer configuration,
-a change touching most of an index, or on request (``full=True``, e.g. in maintenance).
+1.3-2 ms per article (bench/search_index.py: 9 s at 5,000 articles, 27 s at 20,000), too
+slow to repeat after every run of a growing warehouse. :func:`refresh_search_index`
+therefore updates an existing index in place: it tokenises only new and changed articles
+with the index's own ``tokenize`` macro, stop words and stemmer, and adjusts ``docs``,
+``dict`` (document frequencies), ``terms`` and ``stats`` exactly as a rebuild would compute
+them (tests/test_search.py checks that scores match a fresh rebuild). A full rebuild
+happens for a new index, a changed tokenizer configuration, a change touching most of an
+index, or on request (``full=True``, e.g. in maintenance).
 """
 
 from __future__ import annotations
