@@ -15,6 +15,7 @@ from newsetl.audit import AuditReport, run_audit
 from newsetl.config import Settings
 from newsetl.errors import TransientError
 from newsetl.models import RunSummary
+from newsetl.search import refresh_after_run
 
 
 def current_run_id() -> str:
@@ -50,6 +51,26 @@ def audit_after_run(settings: Settings, run_id: str) -> AuditReport:
         failed = ", ".join(f.check for f in report.findings if not f.ok)
         get_run_logger().error("warehouse audit FAILED: %s", failed)
     return report
+
+
+@task(name="refresh-search", cache_policy=NO_CACHE, retries=1, retry_delay_seconds=[30],
+      retry_condition_fn=retry_if_transient)  # fmt: skip
+def refresh_search(settings: Settings) -> str:
+    """Keep full-text search current after a run when the change is small (see search.py)."""
+    report, pending = refresh_after_run(
+        settings.db_path, max_pending=settings.search_refresh_max, timeout_s=settings.lock_timeout_s
+    )
+    if report is not None:
+        message = f"search index refreshed: {pending} article(s) in {report.seconds:.1f} s"
+    elif pending:
+        message = (
+            f"search index {pending} article(s) behind (more than {settings.search_refresh_max}): "
+            "indexed by the nightly maintenance, `newsetl reindex` or the next `newsetl search`"
+        )
+    else:
+        message = "search index current"
+    get_run_logger().info(message)
+    return message
 
 
 def summary_dict(summary: RunSummary, audit: AuditReport | None = None) -> dict[str, Any]:

@@ -13,7 +13,14 @@ from typing import Any
 from prefect import flow, get_run_logger, task
 from prefect.cache_policies import NO_CACHE
 
-from flows._common import audit_after_run, current_run_id, publish_summary, retry_if_transient, summary_dict
+from flows._common import (
+    audit_after_run,
+    current_run_id,
+    publish_summary,
+    refresh_search,
+    retry_if_transient,
+    summary_dict,
+)
 from newsetl.config import Settings
 from newsetl.feed_pipeline import FEEDS_FLOW, Chunk, EntryResult, FeedIngest, PageTask
 from newsetl.feed_settings import FeedSettings
@@ -95,8 +102,9 @@ def ingest_feeds(
                 load_batch(job, chunk, results)
         summary = job.finish()
         stats = job.stats.as_dict()
+    search_note = refresh_search(settings)
     audit = audit_after_run(settings, summary.run_id)
-    publish_summary(summary, audit, _stats_markdown(stats))
+    publish_summary(summary, audit, _stats_markdown(stats) + f"\n{search_note}\n")
     logger.info("run %s: %s; feeds %s", summary.status, summary.report.counts, stats)
     return {**summary_dict(summary, audit), "feeds": stats}
 

@@ -11,7 +11,14 @@ from typing import Any
 from prefect import flow, get_run_logger, task
 from prefect.cache_policies import NO_CACHE
 
-from flows._common import audit_after_run, current_run_id, publish_summary, retry_if_transient, summary_dict
+from flows._common import (
+    audit_after_run,
+    current_run_id,
+    publish_summary,
+    refresh_search,
+    retry_if_transient,
+    summary_dict,
+)
 from newsetl.config import Settings
 from newsetl.models import BatchReport, Processed
 from newsetl.pipeline import FILES_FLOW, Batch, FileIngest
@@ -60,8 +67,9 @@ def ingest_files(
         if pending is not None:
             load_batch(job, pending.result())
         summary = job.finish()
+    search_note = refresh_search(settings)
     audit = audit_after_run(settings, summary.run_id)
-    publish_summary(summary, audit)
+    publish_summary(summary, audit, f"\n{search_note}\n")
     logger.info("run %s: %s", summary.status, summary.report.counts)
     return summary_dict(summary, audit)
 

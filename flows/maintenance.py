@@ -15,21 +15,26 @@ from newsetl.maintenance import MaintenanceReport, default_steps, run_maintenanc
 
 @task(name="maintain-warehouse", cache_policy=NO_CACHE, retries=2, retry_delay_seconds=[30, 120],
       retry_condition_fn=retry_if_transient)  # fmt: skip
-def maintain(db: str, fetch_log_retention_days: int, lock_timeout_s: float) -> MaintenanceReport:
-    """One task for all steps: each is short, and each takes the write lock only briefly."""
-    return run_maintenance(db, default_steps(fetch_log_retention_days), lock_timeout_s=lock_timeout_s)
+def maintain(settings: Settings, fetch_log_retention_days: int) -> MaintenanceReport:
+    """One task for all steps: each takes the write lock only for its own duration."""
+    return run_maintenance(
+        settings.db_path,
+        default_steps(fetch_log_retention_days, settings),
+        lock_timeout_s=settings.lock_timeout_s,
+    )
 
 
 @flow(name="maintenance")
 def maintenance(db: str | None = None, fetch_log_retention_days: int = 30) -> dict[str, Any]:
-    """Close abandoned runs, prune the fetch log, refresh statistics, checkpoint the WAL.
+    """Close abandoned runs, prune the fetch log and raw archive, refresh search and
+    statistics, checkpoint the WAL.
 
     Args:
         db: DuckDB file; default ``NEWSETL_DB`` or ``warehouse/news.duckdb``.
         fetch_log_retention_days: Keep HTTP attempt rows (``fetches``) this many days.
     """
     settings = Settings.from_env(db_path=db)
-    report = maintain(str(settings.db_path), fetch_log_retention_days, settings.lock_timeout_s)
+    report = maintain(settings, fetch_log_retention_days)
     lines = "\n".join(f"| {s.name} | {s.seconds:.2f} | {s.detail} |" for s in report.steps)
     create_markdown_artifact(
         key="maintenance-summary",

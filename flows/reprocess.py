@@ -7,7 +7,14 @@ from typing import Any
 from prefect import flow, get_run_logger, task
 from prefect.cache_policies import NO_CACHE
 
-from flows._common import audit_after_run, current_run_id, publish_summary, retry_if_transient, summary_dict
+from flows._common import (
+    audit_after_run,
+    current_run_id,
+    publish_summary,
+    refresh_search,
+    retry_if_transient,
+    summary_dict,
+)
 from newsetl.config import Settings
 from newsetl.models import BatchReport, Processed
 from newsetl.replay import (
@@ -37,6 +44,7 @@ def _run(job: ArchiveRun, extra: str = "") -> dict[str, Any]:
         for batch in job.batches():
             load_batch(job, batch, extract_batch(job, batch))
         summary = job.finish()
+    search_note = refresh_search(job.settings)
     audit = audit_after_run(job.settings, summary.run_id)
     changes = sorted(job.changes, key=lambda c: abs(c.words_after - c.words_before), reverse=True)
     table = "\n".join(
@@ -48,7 +56,7 @@ def _run(job: ArchiveRun, extra: str = "") -> dict[str, Any]:
         if changes or job.id_changes
         else "\n### No article changed\n"
     )
-    publish_summary(summary, audit, extra + changed_md)
+    publish_summary(summary, audit, extra + changed_md + f"\n{search_note}\n")
     result = summary_dict(summary, audit)
     result["changed"] = [
         {

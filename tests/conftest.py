@@ -54,6 +54,21 @@ def inline_settings(db_path: Path) -> Settings:
 
 
 @pytest.fixture(scope="session")
+def corpus_warehouse(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The whole corpus ingested once per session (plus one revised page), search indexed.
+
+    Shared: open it read-only, or copy it before changing anything.
+    """
+    from .analyst_data import build_corpus_warehouse
+
+    corpus = corpus_path()
+    root = tmp_path_factory.mktemp("corpus-warehouse")
+    db = root / "news.duckdb"
+    build_corpus_warehouse(db, corpus, root / "revised")
+    return db
+
+
+@pytest.fixture(scope="session")
 def prefect_home(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     home = tmp_path_factory.mktemp("prefect-home")
     yield home

@@ -42,7 +42,14 @@ def test_maintenance_steps_run_and_close_abandoned_runs(tmp_path: Path, inline_s
         )
     report = run_maintenance(db)
     names = [s.name for s in report.steps]
-    assert names == ["close-crashed-runs", "prune-fetch-log", "analyze", "checkpoint"]
+    assert names == [
+        "close-crashed-runs",
+        "prune-fetch-log",
+        "prune-raw-archive",
+        "refresh-search",
+        "analyze",
+        "checkpoint",
+    ]
     assert report.steps[0].detail == "1 run(s) marked crashed"
     assert table_rows(db, "SELECT status FROM runs WHERE run_id = 'ghost'") == [("crashed",)]
     assert not Path(str(db) + ".wal").exists() or Path(str(db) + ".wal").stat().st_size == 0

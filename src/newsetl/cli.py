@@ -279,7 +279,7 @@ def render_rows(columns: list[str], rows: list[tuple[Any, ...]], fmt: str, max_r
 
 # Command groups of other areas live in their own modules (cli_<area>.py) and register
 # themselves on ``app`` when imported here, below everything they use.
-from newsetl import cli_feeds, cli_ops  # noqa: E402, F401
+from newsetl import cli_analyst, cli_feeds, cli_ops  # noqa: E402, F401
 
 
 def main() -> None:

@@ -18,6 +18,7 @@ from trafilatura.deduplication import _punct_tbl, sample_tokens
 from newsetl.errors import Rejection
 from newsetl.extract import EXTRACTOR_VERSION
 from newsetl.models import Article, Extracted, Stage
+from newsetl.neardup import sketch as neardup_sketch
 from newsetl.textclean import content_key
 from newsetl.urls import domain_of, is_article_url, normalize_url
 
@@ -173,4 +174,5 @@ def enrich(ex: Extracted, *, fallback_url: str | None = None, min_words: int = 0
         text_source=ex.text_source,
         encoding=ex.encoding,
         extractor_version=EXTRACTOR_VERSION,
+        sketch=neardup_sketch(text),
     )

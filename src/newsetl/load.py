@@ -21,7 +21,7 @@ from typing import Any
 import duckdb
 import polars as pl
 
-from newsetl import faults
+from newsetl import faults, neardup
 from newsetl.extract import EXTRACTOR_VERSION
 from newsetl.models import Article, BatchReport, Outcome, Processed, SourceKind
 from newsetl.warehouse import transaction
@@ -62,7 +62,7 @@ ARTICLE_SCHEMA: dict[str, Any] = {
     "run_id": pl.Utf8,
     "ingested_at": pl.Datetime("us", "UTC"),
 }
-_ARTICLE_FIELDS = [f for f in Article.__dataclass_fields__]
+_ARTICLE_FIELDS = [f for f in Article.__dataclass_fields__ if f in ARTICLE_SCHEMA]
 
 INPUT_SCHEMA: dict[str, Any] = {
     "run_id": pl.Utf8,
@@ -155,6 +155,7 @@ def _article_row(
     first_run: str,
 ) -> dict[str, Any]:
     row = {f: getattr(a, f) for f in _ARTICLE_FIELDS}
+    row["sketch"] = a.sketch  # for neardup.link_articles; not an articles column
     row.update(
         source_kind=p.source_kind,
         source_ref=p.source_ref,
@@ -253,6 +254,7 @@ def write_batch(
             )
     stored, seen_again = _blobs(items, now)
     _write(conn, run_id, now, new_rows, superseded, input_rows, state_rows, stored, seen_again)
+    neardup.link_articles(conn, run_id, now, new_rows.values())
     return BatchResult(report, decisions)
 
 

@@ -15,6 +15,8 @@ from pathlib import Path
 import duckdb
 
 from newsetl import runs
+from newsetl.archive import RawArchive
+from newsetl.config import Settings
 from newsetl.warehouse import session, transaction
 
 
@@ -64,6 +66,46 @@ def prune_fetch_log(retention_days: int) -> Step:
     return step
 
 
+def refresh_search(conn: duckdb.DuckDBPyConnection) -> str:
+    """Bring full-text search up to date, however large the backlog (runs skip big ones)."""
+    from newsetl.search import refresh_search_index
+
+    report = refresh_search_index(conn)
+    added = sum(c.added for c in report.changes)
+    removed = sum(c.removed for c in report.changes)
+    return f"search index: {added} added, {removed} removed in {report.seconds:.1f} s"
+
+
+def prune_raw_archive(retention_days: int, archive_dir: Path) -> Step:
+    """Delete raw bytes not seen for ``retention_days`` (0 keeps them forever)."""
+
+    def step(conn: duckdb.DuckDBPyConnection) -> str:
+        if retention_days <= 0:
+            return "raw archive kept forever (NEWSETL_RAW_RETENTION_DAYS=0)"
+        if not _table_exists(conn, "raw_blobs"):
+            return "no raw archive yet"
+        old = [
+            r[0]
+            for r in conn.execute(
+                """SELECT sha256 FROM raw_blobs
+                   WHERE pruned_at IS NULL AND last_seen_at < now() - to_days(?)""",
+                [retention_days],
+            ).fetchall()
+        ]
+        archive = RawArchive(archive_dir)
+        with transaction(conn):
+            conn.execute(
+                "UPDATE raw_blobs SET pruned_at = now() WHERE sha256 IN (SELECT unnest($shas))", {"shas": old}
+            )
+        # Files go after the commit: a crash in between leaves files that are no longer
+        # listed (harmless), never listed blobs that are gone.
+        for sha in old:
+            archive.delete(sha)
+        return f"{len(old)} raw blob(s) older than {retention_days} days pruned"
+
+    return step
+
+
 def analyze(conn: duckdb.DuckDBPyConnection) -> str:
     conn.execute("ANALYZE")
     return "statistics refreshed"
@@ -74,10 +116,15 @@ def checkpoint(conn: duckdb.DuckDBPyConnection) -> str:
     return "write-ahead log merged into the database file"
 
 
-def default_steps(fetch_log_retention_days: int = 30) -> list[tuple[str, Step]]:
+def default_steps(
+    fetch_log_retention_days: int = 30, settings: Settings | None = None
+) -> list[tuple[str, Step]]:
+    settings = settings or Settings.from_env()
     return [
         ("close-crashed-runs", close_crashed_runs),
         ("prune-fetch-log", prune_fetch_log(fetch_log_retention_days)),
+        ("prune-raw-archive", prune_raw_archive(settings.raw_retention_days, settings.archive_dir)),
+        ("refresh-search", refresh_search),
         ("analyze", analyze),
         ("checkpoint", checkpoint),
     ]

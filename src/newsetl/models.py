@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
+from typing import Any
 
 
 class Outcome(StrEnum):
@@ -112,6 +113,9 @@ class Article:
     extractor_version: str
     # Fields taken from a feed entry because the page had none ('title', 'published_at', ...).
     filled_from_feed: list[str] = field(default_factory=list)
+    # Bottom-k MinHash sketch for near-duplicate linking (newsetl.neardup); computed in the
+    # extraction workers, stored in article_sketches, not a column of articles.
+    sketch: Any = None
 
 
 @dataclass(slots=True)

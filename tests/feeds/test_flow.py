@@ -58,6 +58,6 @@ def test_flow_runs_batch_tasks_and_publishes_feed_stats(server: FeedServer, tmp_
     # audit. Never per entry.
     names = sorted(n.rsplit("-", 1)[0] for n in task_names)
     per_chunk = ["extract-pages"] * 2 + ["fetch-pages"] * 2 + ["load-batch"] * 2
-    assert names == ["audit-warehouse", *per_chunk, "poll-feeds"]
+    assert names == ["audit-warehouse", *per_chunk, "poll-feeds", "refresh-search"]
     assert all(a["ok"] for a in summary["audit"])
     assert "### Feeds" in artifacts["ingest-feeds-summary"] and "ingest-feeds-counts" in artifacts
