@@ -13,6 +13,7 @@ export PREFECT_SERVER_ANALYTICS_ENABLED ?= false
 PREFECT_PORT ?= 4200
 PREFECT_STATE ?= $(CURDIR)/.prefect
 NEWSETL_POOL ?= newsetl-pool
+NEWSETL_FETCH_SLOTS ?= 8
 PREFECT_LOCAL := PREFECT_HOME=$(PREFECT_STATE) PREFECT_API_URL=http://127.0.0.1:$(PREFECT_PORT)/api
 
 .PHONY: install ingest test test-fast lint fmt typecheck check bench-quality constraints clean \
@@ -63,6 +64,8 @@ server: $(STAMP)
 deploy: $(STAMP)
 	@$(PREFECT_LOCAL) $(BIN)/prefect work-pool inspect $(NEWSETL_POOL) >/dev/null 2>&1 || \
 	  $(PREFECT_LOCAL) $(BIN)/prefect work-pool create $(NEWSETL_POOL) --type process
+	@$(PREFECT_LOCAL) $(BIN)/prefect global-concurrency-limit inspect newsetl-fetch >/dev/null 2>&1 || \
+	  $(PREFECT_LOCAL) $(BIN)/prefect global-concurrency-limit create newsetl-fetch --limit $(NEWSETL_FETCH_SLOTS)
 	$(PREFECT_LOCAL) NEWSETL_HOME=$(CURDIR) $(BIN)/prefect --no-prompt deploy --all
 
 ## A worker that runs the scheduled and triggered flow runs from this clone.

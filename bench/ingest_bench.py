@@ -59,25 +59,38 @@ def source_pages(corpus: Path) -> list[tuple[str, bytes]]:
 
 
 _CLOSE_P = re.compile(rb"</p>", re.IGNORECASE)
+# Tags a page declares its identity with: <link rel=canonical href=...>, <meta og:url content=...>.
+_TAG = re.compile(rb"<(?:meta|link)\b[^>]*>", re.IGNORECASE)
+_URL_ATTR = re.compile(rb"""\b(href|content)(\s*=\s*["']?)([^"'\s>]+)""", re.IGNORECASE)
+
+
+def _mark_urls(html: bytes, k: int) -> bytes:
+    """Give copy k its own canonical URL, so copies are distinct articles, not revisions."""
+
+    def attr(m: re.Match[bytes]) -> bytes:
+        url = m.group(3)
+        return m.group(1) + m.group(2) + url + (b"&" if b"?" in url else b"?") + b"copy=%d" % k
+
+    def tag(m: re.Match[bytes]) -> bytes:
+        t = m.group(0)
+        low = t.lower()
+        if b"canonical" in low or b"og:url" in low:
+            return _URL_ATTR.sub(attr, t)
+        return t
+
+    return _TAG.sub(tag, html)
 
 
 def build_documents(corpus: Path, n: int, dest: Path) -> int:
     """Write n distinct documents: round-robin over the corpus pages, copy k marked with k."""
     pages = source_pages(corpus)
-    canon: list[bytes | None] = []
-    for _, html in pages:
-        doc = trafilatura.bare_extraction(html, with_metadata=True, fast=True)
-        url = getattr(doc, "url", None)
-        canon.append(url.encode() if url and url.encode() in html else None)
     dest.mkdir(parents=True, exist_ok=True)
     total = 0
     for i in range(n):
-        (name, html), url = pages[i % len(pages)], canon[i % len(pages)]
+        name, html = pages[i % len(pages)]
         k = i // len(pages)
         if k:
-            if url:
-                html = html.replace(url, url + (b"&" if b"?" in url else b"?") + b"copy=%d" % k)
-            html = _CLOSE_P.sub(b" (copy %d)</p>" % k, html)
+            html = _CLOSE_P.sub(b" (copy %d)</p>" % k, _mark_urls(html, k))
         path = dest / f"{i:06d}-{name}"
         path.write_bytes(html)
         total += len(html)

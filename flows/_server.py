@@ -7,6 +7,7 @@ overlap.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import socket
@@ -31,6 +32,18 @@ def _parent_death_signal() -> Callable[[], None] | None:
     except (OSError, AttributeError):  # not Linux: the finally paths still stop the server
         return None
     return lambda: prctl(1, signal.SIGTERM)  # 1 = PR_SET_PDEATHSIG
+
+
+def _flush_prefect_workers() -> None:
+    """Send Prefect's queued logs and events now, while the server still answers; at exit
+    it would be gone and Prefect would print connection errors."""
+    from prefect.events.worker import EventsWorker
+    from prefect.logging.handlers import APILogWorker
+
+    for worker in (APILogWorker, EventsWorker):
+        # Best effort: never turn a finished run into a failure.
+        with contextlib.suppress(Exception):
+            worker.drain_all(timeout=10)
 
 
 class TemporaryPrefectServer:
@@ -111,6 +124,9 @@ class TemporaryPrefectServer:
         try:
             self.wait_ready()
             with temporary_settings(updates={PREFECT_API_URL: self.url}):
-                yield
+                try:
+                    yield
+                finally:
+                    _flush_prefect_workers()
         finally:
             self.stop()

@@ -8,6 +8,7 @@ stayed locked.
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
 from prefect import flow, get_run_logger, task
@@ -26,6 +27,7 @@ from newsetl.feed_pipeline import FEEDS_FLOW, Chunk, EntryResult, FeedIngest, Pa
 from newsetl.feed_settings import FeedSettings
 from newsetl.feeds import FeedRow
 from newsetl.models import BatchReport
+from newsetl.politeness import GlobalSlot
 
 
 @task(name="poll-feeds", cache_policy=NO_CACHE)
@@ -88,7 +90,14 @@ def ingest_feeds(
         respect_robots=respect_robots,
         min_host_delay_s=host_delay,
     )
-    with FeedIngest(urls or [], settings, feed_settings, run_id=current_run_id(), all_feeds=all_feeds) as job:
+    with FeedIngest(
+        urls or [],
+        settings,
+        feed_settings,
+        run_id=current_run_id(),
+        all_feeds=all_feeds,
+        global_slot=prefect_fetch_limit(),
+    ) as job:
         logger.info("polling %d feeds into %s", len(job.feeds), settings.db_path)
         for batch in job.feed_batches():
             chunks = poll_feeds(job, batch)
@@ -107,6 +116,20 @@ def ingest_feeds(
     publish_summary(summary, audit, _stats_markdown(stats) + f"\n{search_note}\n")
     logger.info("run %s: %s; feeds %s", summary.status, summary.report.counts, stats)
     return {**summary_dict(summary, audit), "feeds": stats}
+
+
+def prefect_fetch_limit() -> GlobalSlot | None:
+    """A slot of the Prefect global concurrency limit named by ``NEWSETL_FETCH_LIMIT``.
+
+    Deployments set it (``make deploy`` creates the limit); ``strict``: a missing limit fails
+    the request loudly instead of silently fetching without the shared ceiling.
+    """
+    name = os.environ.get("NEWSETL_FETCH_LIMIT")
+    if not name:
+        return None
+    from prefect.concurrency.sync import concurrency
+
+    return lambda: concurrency(name, occupy=1, strict=True)
 
 
 def _stats_markdown(stats: dict[str, int]) -> str:

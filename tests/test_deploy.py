@@ -56,7 +56,13 @@ def test_deploy_worker_and_deployment_run(tmp_path: Path) -> None:
             timeout=120,
             check=True,
         )
-        assert "ingest-files/inbox" in listing.stdout and "maintenance/nightly" in listing.stdout
+        for name in ("ingest-files/inbox", "ingest-feeds/feeds", "maintenance/nightly"):
+            assert name in listing.stdout
+        limit = subprocess.run(
+            [prefect, "global-concurrency-limit", "inspect", "newsetl-fetch"],
+            env=client_env, capture_output=True, text=True, timeout=120, check=False,
+        )  # fmt: skip
+        assert limit.returncode == 0 and "'limit': 8" in limit.stdout  # created by make deploy
         inspect = subprocess.run(
             [prefect, "deployment", "inspect", "ingest-files/inbox"],
             env=client_env, capture_output=True, text=True, timeout=120, check=True,

@@ -148,3 +148,49 @@ def test_unchanged_files_do_not_count_towards_batch_size(tmp_path: Path, db_path
         job.finish()
     assert len(batches) == 1
     assert len(batches[0]) == 12 and not batches[0].tasks
+
+
+def test_an_edited_headline_alone_is_a_revision(tmp_path: Path, inline_settings: Settings) -> None:
+    html = (Path(__file__).resolve().parents[1] / "examples" / "harbour-ferry.html").read_text(
+        encoding="utf-8"
+    )
+    inbox = tmp_path / "inbox"
+    inbox.mkdir()
+    page = inbox / "ferry.html"
+    page.write_text(html, encoding="utf-8")
+    ingest_files([inbox], inline_settings)
+    edited = html.replace("returns after two-year repair</title>", "is back after two-year repair</title>")
+    edited = edited.replace("<h1>Harbour ferry returns", "<h1>Harbour ferry is back")
+    page.write_text(edited, encoding="utf-8")
+    run = ingest_files([inbox], inline_settings)
+    assert run.report.counts["updated"] == 1
+    db = inline_settings.db_path
+    assert table_rows(db, "SELECT version, title FROM articles") == [
+        (2, "Harbour ferry is back after two-year repair")
+    ]
+    assert table_rows(db, "SELECT version, title FROM article_versions") == [
+        (1, "Harbour ferry returns after two-year repair")
+    ]
+
+
+def test_two_versions_in_one_batch_keep_the_first_as_a_version(
+    tmp_path: Path, inline_settings: Settings
+) -> None:
+    html = (Path(__file__).resolve().parents[1] / "examples" / "harbour-ferry.html").read_text(
+        encoding="utf-8"
+    )
+    inbox = tmp_path / "inbox"
+    inbox.mkdir()
+    (inbox / "a.html").write_text(html, encoding="utf-8")
+    (inbox / "b.html").write_text(html.replace("212 passengers", "214 passengers"), encoding="utf-8")
+    (inbox / "c.html").write_text(html.replace("212 passengers", "216 passengers"), encoding="utf-8")
+    run = ingest_files([inbox], inline_settings)  # one batch: loaded, then updated twice
+    assert (run.report.counts["loaded"], run.report.counts["updated"]) == (1, 2)
+    db = inline_settings.db_path
+    assert table_rows(db, "SELECT version FROM articles") == [(3,)]
+    kept = table_rows(db, "SELECT version, text LIKE '%212 passengers%', text LIKE '%214 passengers%' "
+                          "FROM article_versions ORDER BY version")  # fmt: skip
+    assert kept == [(1, True, False), (2, False, True)]
+    from newsetl.audit import run_audit
+
+    assert run_audit(db, inline_settings.archive_dir).ok

@@ -71,7 +71,7 @@ class Settings:
     raw_retention_days: int = 0
     # Runs refresh the search index in place when at most this many articles changed;
     # larger (bulk) loads are indexed by the nightly maintenance or the next search.
-    search_refresh_max: int = 5000
+    search_refresh_max: int = 1000
 
     @property
     def archive_dir(self) -> Path:
@@ -92,7 +92,7 @@ class Settings:
             archive_raw=os.environ.get("NEWSETL_ARCHIVE_RAW", "1").strip().lower()
             not in ("0", "false", "no"),
             raw_retention_days=_env_int("NEWSETL_RAW_RETENTION_DAYS", 0),
-            search_refresh_max=_env_int("NEWSETL_SEARCH_REFRESH_MAX", 5000),
+            search_refresh_max=_env_int("NEWSETL_SEARCH_REFRESH_MAX", 1000),
         )
         clean = {k: v for k, v in overrides.items() if v is not None}
         for key in ("db_path", "raw_dir"):

@@ -181,13 +181,14 @@ def decode_bytes(data: bytes, http_charset: str | None = None, *, markup: bool =
     raise Rejection(Stage.DECODE, "undecodable bytes: not UTF-8 and no charset could be detected")
 
 
-_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+# Control characters and U+FFFD: deleted through str.translate, which is C-fast.
+_NOT_TEXT = dict.fromkeys([*range(0, 9), 0x0B, 0x0C, *range(0x0E, 0x20), 0x7F, 0xFFFD])
 
 
 def _check_text(text: str) -> str:
     sample = text[:65536]
     if sample:
-        bad = len(_CONTROL.findall(sample)) + sample.count("\ufffd")
+        bad = len(sample) - len(sample.translate(_NOT_TEXT))
         if bad / len(sample) > 0.05:
             raise Rejection(Stage.DECODE, "binary content (control characters), not a text document")
     return text

@@ -26,8 +26,9 @@ WORDS_PER_MINUTE = 230
 CJK_CHARS_PER_MINUTE = 500
 MIN_LANGID_CHARS = 20
 MIN_LANGID_SCORE = 0.5
-# 2,500 characters agree with the whole text's guess on every corpus page, at a third of the cost.
-_LANGID_SAMPLE = 2500
+# The first 1,000 characters agree with the whole text's guess on every corpus page (600 do
+# too), at a tenth of the cost of 10,000.
+_LANGID_SAMPLE = 1000
 _CJK = re.compile(r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af\uf900-\ufaff]")
 _WORD = re.compile(r"\w+")
 

@@ -5,12 +5,25 @@ Pure functions of their input (no I/O), run inside worker processes.
 
 from __future__ import annotations
 
+import contextlib
 import html as htmllib
 import logging
 import re
 from typing import Any
 
 import trafilatura
+from courlan import extract_domain
+from htmldate import find_date
+from lxml.html import HtmlElement
+from trafilatura.metadata import (
+    examine_meta,
+    extract_author,
+    extract_license,
+    extract_meta_json,
+    extract_sitename,
+    extract_title,
+    extract_url,
+)
 from trafilatura.settings import Document
 from trafilatura.utils import load_html
 
@@ -27,6 +40,7 @@ for _name in ("trafilatura", "htmldate", "courlan", "justext", "readability"):
     logging.getLogger(_name).setLevel(logging.CRITICAL)
 
 _HEAD_SCAN = 300_000
+_SITE_FROM_URL = re.compile(r"https?://(?:www\.|w[0-9]+\.)?([^/]+)")
 _HEAD_END = re.compile(r"</head\s*>|<body[\s>]", re.IGNORECASE)
 _ATTR = re.compile(r"""([\w:.\-]+)\s*=\s*(?:"([^"]*)"|'([^']*)'|([^\s"'>]+))""")
 _HTML_LANG = re.compile(
@@ -130,51 +144,95 @@ def _as_list(value: Any) -> list[str]:
     return [v.strip() for v in value if isinstance(v, str) and v.strip()]
 
 
+def page_metadata(tree: HtmlElement, url: str | None, *, need_date: bool = True) -> Document:
+    """trafilatura's ``extract_metadata``, minus the guesses newsetl does not need.
+
+    Same steps and order (meta tags, JSON-LD, then title, author, URL, date and site-name
+    fallbacks, licence), except: categories come only from what the page declares (JSON-LD
+    ``articleSection``), not from scanning every link for ``/category/`` paths; and
+    htmldate's search runs only when the page states no publication timestamp (which wins
+    anyway). On news pages that is a fifth of the extraction time saved, and the same
+    title, authors, URL, site name and date. Written against trafilatura 2.3 (pinned).
+    """
+    doc = examine_meta(tree)
+    if doc.author and " " not in doc.author:  # a single word is a handle, not a name
+        doc.author = None
+    # trafilatura's JSON-LD parsing can fail on odd markup; the meta tags remain.
+    with contextlib.suppress(Exception):
+        doc = extract_meta_json(tree, doc)
+    if not doc.title:
+        doc.title = extract_title(tree)
+    if not doc.author:
+        doc.author = extract_author(tree)
+    if not doc.url:
+        doc.url = extract_url(tree, url)
+    if doc.url:
+        doc.hostname = extract_domain(doc.url, fast=True)
+    if need_date:
+        doc.date = find_date(tree, url=doc.url, original_date=True, extensive_search=True)
+    if not doc.sitename:
+        doc.sitename = extract_sitename(tree)
+    if doc.sitename:
+        doc.sitename = doc.sitename.lstrip("@")
+        if doc.sitename and "." not in doc.sitename and not doc.sitename[0].isupper():
+            doc.sitename = doc.sitename.title()
+    elif doc.url and (m := _SITE_FROM_URL.match(doc.url)):
+        doc.sitename = m[1]
+    doc.license = extract_license(tree)
+    doc.clean_and_trim()
+    return doc
+
+
 def extract_html(html: str, *, url: str | None = None, focus: str = "balanced") -> Extracted:
-    """Main text and metadata of one page; :class:`Rejection` when there is no article text."""
+    """Main text and metadata of one page; :class:`Rejection` when there is no article text.
+
+    The page is parsed once: metadata is read from the tree, and trafilatura extracts the
+    main text from its own copy of it.
+    """
     head = html[:_HEAD_SCAN]
     end = _HEAD_END.search(head)
     metas = _meta_tags(head if end is None else head[: end.start()])
+    tree = load_html(html)
+    if tree is None:
+        raise Rejection(Stage.EXTRACT, "not an HTML document (no parseable tree)")
+    published = _published_from_markup(html, metas)
+    meta = page_metadata(tree, url, need_date=published is None)
     doc = trafilatura.bare_extraction(
-        html,
-        url=url,
+        tree,
+        url=url or meta.url,
         fast=True,
         favor_precision=focus == "precision",
         favor_recall=focus == "recall",
         include_comments=False,
         include_tables=True,
-        with_metadata=True,
-        date_extraction_params={"original_date": True, "extensive_search": True},
+        with_metadata=False,
     )
     if not isinstance(doc, Document) or not (doc.text or "").strip():
-        if load_html(html) is None:
-            raise Rejection(Stage.EXTRACT, "not an HTML document (no parseable tree)")
         raise Rejection(Stage.EXTRACT, "no main text found (trafilatura)")
-    title = _clean_title(doc.title)
+    title = _clean_title(meta.title)
     text = _drop_leading_title(clean_text(doc.text or ""), title)
     if not text:
         raise Rejection(Stage.EXTRACT, "no main text left after cleaning")
-    published = _published_from_markup(html, metas)
-    date: str | None = doc.date
-    date_source: str | None = "htmldate" if doc.date else None
+    date: str | None = meta.date
+    date_source: str | None = "htmldate" if meta.date else None
     if published is not None:
         date, date_source = published
     return Extracted(
         text=text,
         text_source="html",
         title=title,
-        authors=_split_people(doc.author),
+        authors=_split_people(meta.author),
         date=date,
         date_source=date_source,
-        url=doc.url,
-        sitename=doc.sitename or None,
-        description=(doc.description or None),
-        categories=_as_list(doc.categories),
-        tags=_as_list(doc.tags),
-        image=doc.image or None,
+        url=meta.url,
+        sitename=meta.sitename or None,
+        description=(meta.description or None),
+        categories=_as_list(meta.categories),
+        tags=_as_list(meta.tags),
+        image=meta.image or None,
         declared_language=_declared_language(head, metas),
-        page_type=doc.pagetype or None,
-        license=doc.license or None,
+        page_type=meta.pagetype or None,
+        license=meta.license or None,
     )
 
 

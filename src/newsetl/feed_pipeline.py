@@ -55,7 +55,7 @@ from newsetl.http import ACCEPT_FEED, ACCEPT_PAGE, Fetcher, FetchResult, make_cl
 from newsetl.load import write_batch
 from newsetl.models import Article, BatchReport, DocKind, Outcome, Processed, RunSummary, SourceKind, Stage
 from newsetl.pipeline import new_run_id
-from newsetl.politeness import Politeness, RobotsCache, RobotsFile, origin_of
+from newsetl.politeness import GlobalSlot, Politeness, RobotsCache, RobotsFile, origin_of
 from newsetl.process import archive_raw, article_from_bytes
 from newsetl.sources.feeds import FeedEntry, entry_extracted, parse_feed
 from newsetl.ssrf import PolicyRefusal, ResolveError, Resolver, SsrfGuard
@@ -386,6 +386,7 @@ class FeedIngest:
     all_feeds: bool = False
     client: httpx.Client | None = None
     resolver: Resolver | None = None
+    global_slot: GlobalSlot | None = None
     flow: str = FEEDS_FLOW
     report: BatchReport = field(default_factory=BatchReport)
     stats: FeedStats = field(default_factory=FeedStats)
@@ -427,7 +428,9 @@ class FeedIngest:
         if self.client is None:
             self.client = make_client(fs, self.guard)
             self._own_client = True
-        self.politeness = Politeness(fs.per_host_concurrency, fs.min_host_delay_s)
+        self.politeness = Politeness(
+            fs.per_host_concurrency, fs.min_host_delay_s, global_slot=self.global_slot
+        )
         self.fetcher = Fetcher(self.client, fs, self.guard, self.politeness)
         self.robots = RobotsCache(
             self._fetch_robots,

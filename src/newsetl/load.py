@@ -3,8 +3,8 @@
 Outcomes, in order of precedence for an extracted article:
 - same ``article_id`` already stored with the same ``content_hash``: 'unchanged' when it
   came from the same source before, else 'duplicate';
-- same ``article_id`` with a different ``content_hash``: 'updated' (the old version moves
-  to ``article_versions``);
+- same ``article_id`` with a different ``content_hash``, or the same text under an edited
+  headline: 'updated' (the old version moves to ``article_versions``);
 - a different article already has this ``content_hash``: 'duplicate' of that article;
 - otherwise 'loaded'.
 Decisions are taken inside the write transaction, so two concurrent runs cannot both
@@ -14,7 +14,7 @@ load the same article.
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
@@ -125,6 +125,7 @@ class _Existing:
     version: int
     first_seen_at: datetime
     first_run_id: str
+    title: str | None = None
 
 
 def _existing_articles(
@@ -133,12 +134,12 @@ def _existing_articles(
     if not ids and not hashes:
         return {}, {}
     rows = conn.execute(
-        """SELECT article_id, content_hash, source_ref, version, first_seen_at, first_run_id
+        """SELECT article_id, content_hash, source_ref, version, first_seen_at, first_run_id, title
            FROM articles
            WHERE article_id IN (SELECT unnest($ids)) OR content_hash IN (SELECT unnest($hashes))""",
         {"ids": sorted(ids), "hashes": sorted(hashes)},
     ).fetchall()
-    by_id = {r[0]: _Existing(r[1], r[2], r[3], r[4], r[5]) for r in rows}
+    by_id = {r[0]: _Existing(r[1], r[2], r[3], r[4], r[5], r[6]) for r in rows}
     by_hash: dict[str, str] = {}
     for aid, ex in sorted(by_id.items()):
         by_hash.setdefault(ex.content_hash, aid)
@@ -213,7 +214,7 @@ def write_batch(
     docs = [p.article for p in items if p.article is not None]
     by_id, by_hash = _existing_articles(conn, {a.article_id for a in docs}, {a.content_hash for a in docs})
     new_rows: dict[str, dict[str, Any]] = {}  # article_id -> row (last write in batch wins)
-    superseded: dict[str, int] = {}  # article_id -> stored version to archive
+    superseded = _Superseded()
     input_rows: list[dict[str, Any]] = []
     state_rows: list[dict[str, Any]] = []
     for p in items:
@@ -258,6 +259,13 @@ def write_batch(
     return BatchResult(report, decisions)
 
 
+def _headline_changed(old: str | None, new: str | None) -> bool:
+    """An edited headline is a revision too (text unchanged); a missing one is not."""
+    if not old or not new:
+        return False
+    return " ".join(old.split()).casefold() != " ".join(new.split()).casefold()
+
+
 def _decide(
     p: Processed,
     run_id: str,
@@ -265,7 +273,7 @@ def _decide(
     by_id: dict[str, _Existing],
     by_hash: dict[str, str],
     new_rows: dict[str, dict[str, Any]],
-    superseded: dict[str, int],
+    superseded: _Superseded,
 ) -> tuple[str, str | None]:
     if p.outcome_hint is not None:
         return p.outcome_hint, p.known_article_id
@@ -274,17 +282,20 @@ def _decide(
         return Outcome.REJECTED, None
     existing = by_id.get(a.article_id)
     if existing is not None:
-        if existing.content_hash == a.content_hash:
+        if existing.content_hash == a.content_hash and not _headline_changed(existing.title, a.title):
             same_source = existing.source_ref == p.source_ref
             return (Outcome.UNCHANGED if same_source else Outcome.DUPLICATE), a.article_id
-        if a.article_id not in new_rows:
-            superseded[a.article_id] = existing.version
+        replaced = new_rows.get(a.article_id)
+        if replaced is None:
+            superseded.stored[a.article_id] = existing.version
+        else:  # a second version in the same batch: keep the first one too
+            superseded.interim.append(_version_row(replaced, now, run_id))
         version = existing.version + 1
         new_rows[a.article_id] = _article_row(
             a, p, run_id, now, version, existing.first_seen_at, existing.first_run_id
         )
         by_id[a.article_id] = _Existing(
-            a.content_hash, p.source_ref, version, existing.first_seen_at, existing.first_run_id
+            a.content_hash, p.source_ref, version, existing.first_seen_at, existing.first_run_id, a.title
         )
         by_hash.setdefault(a.content_hash, a.article_id)
         return Outcome.UPDATED, a.article_id
@@ -292,9 +303,40 @@ def _decide(
     if other is not None:
         return Outcome.DUPLICATE, other
     new_rows[a.article_id] = _article_row(a, p, run_id, now, 1, now, run_id)
-    by_id[a.article_id] = _Existing(a.content_hash, p.source_ref, 1, now, run_id)
+    by_id[a.article_id] = _Existing(a.content_hash, p.source_ref, 1, now, run_id, a.title)
     by_hash[a.content_hash] = a.article_id
     return Outcome.LOADED, a.article_id
+
+
+@dataclass(slots=True)
+class _Superseded:
+    """Versions an update replaces: stored ones (by article id) and ones from this batch."""
+
+    stored: dict[str, int] = field(default_factory=dict)
+    interim: list[dict[str, Any]] = field(default_factory=list)
+
+
+VERSION_SCHEMA: dict[str, Any] = {
+    "article_id": pl.Utf8,
+    "version": pl.Int32,
+    "content_hash": pl.Utf8,
+    "title": pl.Utf8,
+    "text": pl.Utf8,
+    "url": pl.Utf8,
+    "word_count": pl.Int32,
+    "source_ref": pl.Utf8,
+    "extractor_version": pl.Utf8,
+    "run_id": pl.Utf8,
+    "seen_at": pl.Datetime("us", "UTC"),
+    "superseded_at": pl.Datetime("us", "UTC"),
+    "superseded_by_run": pl.Utf8,
+}
+
+
+def _version_row(row: dict[str, Any], now: datetime, run_id: str) -> dict[str, Any]:
+    out = {k: row[k] for k in VERSION_SCHEMA if k in row}
+    out.update(seen_at=row["ingested_at"], superseded_at=now, superseded_by_run=run_id)
+    return out
 
 
 def _write(
@@ -302,14 +344,14 @@ def _write(
     run_id: str,
     now: datetime,
     new_rows: dict[str, dict[str, Any]],
-    superseded: dict[str, int],
+    superseded: _Superseded,
     input_rows: list[dict[str, Any]],
     state_rows: list[dict[str, Any]],
     blob_rows: dict[str, dict[str, Any]],
     seen_again: set[str],
 ) -> None:
-    if superseded:
-        ids = sorted(superseded)
+    if superseded.stored:
+        ids = sorted(superseded.stored)
         conn.execute(
             """INSERT INTO article_versions
                SELECT article_id, version, content_hash, title, text, url, word_count, source_ref,
@@ -318,6 +360,7 @@ def _write(
             {"ids": ids, "now": now, "run": run_id},
         )
         conn.execute("DELETE FROM articles WHERE article_id IN (SELECT unnest($ids))", {"ids": ids})
+    _insert(conn, "article_versions", superseded.interim, VERSION_SCHEMA)
     _insert(conn, "articles", list(new_rows.values()), ARTICLE_SCHEMA)
     _record_raw_blobs(conn, blob_rows, seen_again, now)
     _insert(conn, "inputs", input_rows, INPUT_SCHEMA)

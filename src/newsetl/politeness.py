@@ -9,7 +9,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from urllib.parse import urlsplit
@@ -27,8 +27,16 @@ class _Gate:
     next_start: float = 0.0
 
 
+GlobalSlot = Callable[[], AbstractContextManager[object]]
+
+
 class Politeness:
-    """Per-host slots: at most ``per_host`` requests at once, starts ``min_delay_s`` apart."""
+    """Per-host slots: at most ``per_host`` requests at once, starts ``min_delay_s`` apart.
+
+    ``global_slot``, when given, is also held for every request: a limit shared with other
+    processes (the ingest-feeds flow passes a Prefect global concurrency limit when running
+    on a server, so all of newsetl's fetching together stays under one ceiling).
+    """
 
     def __init__(
         self,
@@ -36,9 +44,11 @@ class Politeness:
         min_delay_s: float = 1.0,
         *,
         clock: Callable[[], float] = time.monotonic,
+        global_slot: GlobalSlot | None = None,
     ) -> None:
         self.per_host = per_host
         self.min_delay_s = min_delay_s
+        self.global_slot = global_slot
         self._clock = clock
         self._gates: dict[str, _Gate] = {}
         self._lock = threading.Lock()
@@ -63,7 +73,11 @@ class Politeness:
             gate.active += 1
             gate.next_start = now + gate.delay
         try:
-            yield
+            if self.global_slot is None:
+                yield
+            else:
+                with self.global_slot():
+                    yield
         finally:
             with gate.cond:
                 gate.active -= 1

@@ -421,7 +421,7 @@ def refresh(db_path: str | Path, *, full: bool = False, timeout_s: float = 60.0)
 
 
 def refresh_after_run(
-    db_path: str | Path, *, max_pending: int = 5000, timeout_s: float = 60.0
+    db_path: str | Path, *, max_pending: int = 1000, timeout_s: float = 60.0
 ) -> tuple[RefreshReport | None, int]:
     """What flows call after a run: keep search current when that is cheap.
 

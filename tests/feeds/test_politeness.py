@@ -95,3 +95,36 @@ def test_robots_is_fetched_once_per_origin_and_sets_crawl_delay(server: FeedServ
     assert verdicts.count(None) == 4 and server.hits("/robots.txt") == 1
     assert delays == {"127.0.0.1": 0.4}
     assert [f.origin for f in cache.take_new()] == [origin]
+
+
+def test_a_shared_global_limit_caps_requests_across_hosts() -> None:
+    """The global slot (a Prefect global concurrency limit under a deployment) is held for
+    every request, on top of the per-host limits: here one slot for three hosts."""
+    import threading
+    from contextlib import contextmanager
+
+    lock = threading.Lock()
+    active, peak = 0, 0
+    gate = threading.Semaphore(1)
+
+    @contextmanager
+    def global_slot():  # type: ignore[no-untyped-def]
+        nonlocal active, peak
+        with gate:
+            with lock:
+                active += 1
+                peak = max(peak, active)
+            time.sleep(0.05)
+            with lock:
+                active -= 1
+            yield
+
+    polite = Politeness(2, 0, global_slot=global_slot)
+
+    def request(host: str) -> None:
+        with polite.slot(host):
+            pass
+
+    with ThreadPoolExecutor(6) as pool:
+        list(pool.map(request, ["a", "b", "c"] * 2))
+    assert peak == 1
