@@ -126,3 +126,17 @@ def test_page_furniture_lines_are_dropped(line: str) -> None:
 )
 def test_sentences_about_copyright_are_kept(text: str) -> None:
     assert clean_text(text) == text
+
+
+def test_strip_inert_keeps_json_ld_and_markup() -> None:
+    from newsetl.extract import strip_inert
+
+    html = (
+        '<html><head><script src="a.js"></script><SCRIPT>var x = "<p>";</SCRIPT>'
+        '<script type="application/ld+json">{"datePublished": "2024-01-01"}</script>'
+        "<style>p { color: red }</style></head><body><p>Text</p><script>unclosed"
+    )
+    out = strip_inert(html)
+    assert '{"datePublished": "2024-01-01"}' in out
+    assert "var x" not in out and "color: red" not in out
+    assert out.endswith("<body><p>Text</p><script>unclosed")  # an unclosed script is left alone
