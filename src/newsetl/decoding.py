@@ -181,14 +181,15 @@ def decode_bytes(data: bytes, http_charset: str | None = None, *, markup: bool =
     raise Rejection(Stage.DECODE, "undecodable bytes: not UTF-8 and no charset could be detected")
 
 
-# Control characters and U+FFFD: deleted through str.translate, which is C-fast.
-_NOT_TEXT = dict.fromkeys([*range(0, 9), 0x0B, 0x0C, *range(0x0E, 0x20), 0x7F, 0xFFFD])
+# Control characters and U+FFFD. One search finds none in real text (~0.15 ms per 16 KB);
+# only then are they counted.
+_NOT_TEXT = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ufffd]")
 
 
 def _check_text(text: str) -> str:
-    sample = text[:65536]
-    if sample:
-        bad = len(sample) - len(sample.translate(_NOT_TEXT))
+    sample = text[:16384]
+    if sample and _NOT_TEXT.search(sample):
+        bad = len(_NOT_TEXT.findall(sample))
         if bad / len(sample) > 0.05:
             raise Rejection(Stage.DECODE, "binary content (control characters), not a text document")
     return text

@@ -1,0 +1,290 @@
+"""Scripted chaos run: SIGKILL ingests again and again, feed them hostile inputs, then check
+that nothing was lost or duplicated.
+
+Usage:  python bench/chaos.py [--pages 80] [--fuzz-seed 7] [--random-kills 6] [--json out.json]
+
+1. An inbox of real corpus pages, the seed article, and fuzzed copies of them (truncated,
+   byte-flipped, re-encoded, tag soup, giant attributes, deep nesting, NUL bytes, gzip
+   bombs, odd file names).
+2. A clean reference run of the inbox into its own warehouse.
+3. Chaos on a second warehouse: a run killed (SIGKILL) at every crash point of
+   ``newsetl.faults`` and at random moments, run after run on the same warehouse, then one
+   run that is left to finish.
+4. The same for feeds: a loopback server serves the corpus' real news feeds with entry links
+   pointing at real corpus pages; feed ingests are killed inside their load transaction and
+   at random moments, then a final poll completes.
+5. Checks: the articles of each chaos warehouse equal the clean reference's (ids, texts,
+   versions), every input file is in the final run's ledger exactly once (inputs lost = 0),
+   no duplicate articles, and ``newsetl audit`` is green.
+
+Prints the figures docs/reliability.md records. Not a test (tests/test_crash.py and
+tests/test_fuzz.py are the tests); exits 1 if any check fails.
+"""
+
+from __future__ import annotations
+
+import argparse
+import gzip
+import json
+import os
+import random
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+import duckdb
+
+from newsetl.audit import run_audit
+from newsetl.config import Settings
+
+ROOT = Path(__file__).resolve().parents[1]
+MB = 1024 * 1024
+
+FILES_RUN = """
+import sys
+from newsetl.config import Settings
+from newsetl.pipeline import ingest_files
+if __name__ == "__main__":
+    ingest_files([sys.argv[2]], Settings(db_path=sys.argv[1], workers=2, batch_size=9, max_file_bytes=5 * 2**20))
+"""
+
+FEEDS_RUN = """
+import sys
+from newsetl.config import Settings
+from newsetl.feed_pipeline import ingest_feeds
+from newsetl.feed_settings import FeedSettings
+if __name__ == "__main__":
+    fs = FeedSettings.from_env(min_host_delay_s=0.0, allow_private_hosts=True, respect_robots=False)
+    ingest_feeds(sys.argv[2:], Settings(db_path=sys.argv[1], workers=2, batch_size=8), fs, all_feeds=True)
+"""
+
+ARTICLES = """SELECT article_id, content_hash, version, title, url, text FROM articles ORDER BY article_id"""
+FILE_FAULTS = ["run.started:1", "extract.item:5", "load.before_commit:1", "load.after_commit:2",
+               "extract.item:40", "load.before_commit:4", "load.after_commit:6"]  # fmt: skip
+FEED_FAULTS = ["feeds.before_commit:1", "extract.item:3", "feeds.before_commit:2", "run.started:1"]
+
+
+# --- inputs -------------------------------------------------------------------------------
+
+
+def _mutations(rng: random.Random, data: bytes) -> list[tuple[str, bytes]]:
+    text = data.decode("utf-8", errors="replace")
+    flipped = bytearray(data)
+    for _ in range(rng.randint(1, 300)):
+        flipped[rng.randrange(len(flipped))] = rng.randrange(256)
+    return [
+        ("truncated", data[: rng.randrange(1, max(2, len(data)))]),
+        ("byteflips", bytes(flipped)),
+        ("utf16", text.encode("utf-16")),
+        ("mislabelled", text.encode("cp1252", errors="replace").replace(b"utf-8", b"koi8-r")),
+        ("tagsoup", text.replace("</p>", "").replace("<div", "<p><div").encode()),
+        ("giant-attr", text.replace("<body", '<body data-x="' + "A" * MB + '"', 1).encode()),
+        ("nul", data[: len(data) // 2] + b"\x00" * 64 + data[len(data) // 2 :]),
+        ("gzip-cut", gzip.compress(data)[: rng.randrange(10, 300)]),
+    ]
+
+
+def build_inbox(corpus: Path, dest: Path, pages: int, seed: int) -> tuple[int, int]:
+    rng = random.Random(seed)
+    dest.mkdir(parents=True)
+    sources = sorted((corpus / "article-extraction-benchmark" / "html").glob("*.html.gz"))
+    sources += sorted((corpus / "fundus").rglob("*.html.gz"))
+    real = 0
+    for p in sources[:pages]:
+        shutil.copy2(p, dest / p.name)
+        real += 1
+    shutil.copy2(corpus / "seed" / "000_308f56fdb2bc4e5a.txt", dest / "seed.txt")
+    real += 1
+    fuzzed = 0
+    for i, p in enumerate(sources[:12]):
+        for name, data in _mutations(rng, gzip.decompress(p.read_bytes())):
+            (dest / f"fuzz-{i:02d}-{name}.html").write_bytes(data)
+            fuzzed += 1
+    extra = {
+        "fuzz-deep.html": b"<html><body>" + b"<div>" * 100_000 + b"x" + b"</div>" * 100_000,
+        "fuzz-bomb.html.gz": gzip.compress(b"A" * (100 * MB)),
+        "fuzz-line.txt": b"word " * (MB // 5),
+        "fuzz-nul.txt": b"\x00" * 2048,
+        "fuzz odd ✓ name.html": gzip.decompress(sources[0].read_bytes()),
+        "fuzz-new\nline.html": gzip.decompress(sources[1].read_bytes()),
+    }
+    for name, data in extra.items():
+        (dest / name).write_bytes(data)
+        fuzzed += 1
+    return real, fuzzed
+
+
+# --- feeds served on loopback -------------------------------------------------------------
+
+
+class _Site:
+    def __init__(self, corpus: Path) -> None:
+        self.pages = [gzip.decompress(p.read_bytes()) for p in sorted((corpus / "article-extraction-benchmark" / "html").glob("*.html.gz"))]
+        self.feeds = {p.name: p.read_bytes() for p in sorted((corpus / "feeds" / "news").rglob("*")) if p.suffix in (".xml", ".rss", ".atom")}
+        self.port = 0
+
+    def feed(self, name: str) -> bytes:
+        body = self.feeds[name]
+        counter = iter(range(10**6))
+        base = f"http://127.0.0.1:{self.port}".encode()
+
+        def link(m: re.Match[bytes]) -> bytes:
+            return m.group(1) + base + b"/page/%d" % (next(counter) % len(self.pages)) + m.group(3)
+
+        body = re.sub(rb"(<link>)(\s*https?://[^<]+)(</link>)", link, body)
+        return re.sub(rb"(<link[^>]*href=[\"'])(https?://[^\"']+)([\"'])", link, body)
+
+
+def serve(site: _Site) -> ThreadingHTTPServer:
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            if self.path.startswith("/feed/"):
+                body, ctype = site.feed(self.path[6:]), "application/xml"
+            elif self.path.startswith("/page/"):
+                body, ctype = site.pages[int(self.path[6:])], "text/html; charset=utf-8"
+            else:
+                self.send_error(404)
+                return
+            self.send_response(200)
+            self.send_header("Content-Type", ctype)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args: Any) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    site.port = server.server_address[1]
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return server
+
+
+# --- runs ---------------------------------------------------------------------------------
+
+
+def run(script: Path, args: list[str], faults: str | None = None, kill_after: float | None = None) -> int:
+    env = {k: v for k, v in os.environ.items() if k != "NEWSETL_FAULTS"}
+    if faults:
+        env["NEWSETL_FAULTS"] = faults
+    log = script.with_suffix(".log").open("a")
+    proc = subprocess.Popen([sys.executable, str(script), *args], env=env, stdout=log, stderr=subprocess.STDOUT)
+    try:
+        proc.wait(timeout=kill_after)
+    except subprocess.TimeoutExpired:
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()
+    log.close()
+    return proc.returncode
+
+
+def snapshot(db: Path) -> list[tuple[Any, ...]]:
+    with duckdb.connect(str(db), read_only=True) as conn:
+        return conn.execute(ARTICLES).fetchall()
+
+
+def chaos_rounds(script: Path, db: Path, args: list[str], faults: list[str], randoms: int, horizon: float,
+                 rng: random.Random) -> tuple[int, float]:  # fmt: skip
+    kills, t0 = 0, time.perf_counter()
+    for fault in faults:
+        code = run(script, [str(db), *args], faults=fault)
+        kills += code == -signal.SIGKILL
+        print(f"  kill at {fault:24s} -> exit {code}", flush=True)
+    for _ in range(randoms):
+        delay = rng.uniform(0.5, horizon)
+        code = run(script, [str(db), *args], kill_after=delay)
+        kills += code == -signal.SIGKILL
+        print(f"  kill after {delay:5.1f} s{'':11s} -> exit {code}", flush=True)
+    code = run(script, [str(db), *args])
+    if code != 0:
+        raise SystemExit(f"the final run failed (exit {code}); see {script.with_suffix('.log')}")
+    return kills, time.perf_counter() - t0
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--pages", type=int, default=80)
+    ap.add_argument("--fuzz-seed", type=int, default=7)
+    ap.add_argument("--random-kills", type=int, default=6)
+    ap.add_argument("--corpus", type=Path, default=ROOT.parent / "shared" / "corpus")
+    ap.add_argument("--json", type=Path)
+    args = ap.parse_args()
+    rng = random.Random(args.fuzz_seed)
+    work = Path(tempfile.mkdtemp(prefix="newsetl-chaos-"))
+    failures: list[str] = []
+    figures: dict[str, Any] = {}
+    try:
+        inbox = work / "inbox"
+        real, fuzzed = build_inbox(args.corpus.resolve(), inbox, args.pages, args.fuzz_seed)
+        n_inputs = len(list(inbox.iterdir()))
+        files_script = work / "files.py"
+        files_script.write_text(FILES_RUN)
+        print(f"inbox: {real} real inputs, {fuzzed} fuzzed", flush=True)
+        ref = work / "ref.duckdb"
+        t0 = time.perf_counter()
+        assert run(files_script, [str(ref), str(inbox)]) == 0
+        clean_s = time.perf_counter() - t0
+        chaos = work / "chaos.duckdb"
+        print("files: chaos rounds", flush=True)
+        kills, _ = chaos_rounds(files_script, chaos, [str(inbox)], FILE_FAULTS, args.random_kills, clean_s, rng)
+        with duckdb.connect(str(chaos), read_only=True) as conn:
+            last = conn.execute("SELECT run_id FROM runs WHERE status = 'completed' ORDER BY started_at DESC LIMIT 1").fetchone()
+            ledger = {r[0] for r in conn.execute("SELECT source_ref FROM inputs WHERE run_id = ?", [last[0]]).fetchall()} if last else set()
+            statuses = dict(conn.execute("SELECT status, count(*) FROM runs GROUP BY 1").fetchall())
+        lost = sorted(str(p) for p in inbox.iterdir() if str(p) not in ledger)
+        same = snapshot(chaos) == snapshot(ref)
+        audit = run_audit(chaos, Settings(db_path=chaos).archive_dir)
+        figures["files"] = {"inputs": n_inputs, "inputs_fuzzed": fuzzed, "kills_survived": kills,
+                            "inputs_lost": len(lost), "articles_equal_clean_run": same,
+                            "runs_by_status": statuses, "audit_ok": audit.ok}  # fmt: skip
+        if lost or not same or not audit.ok:
+            failures.append(f"files: lost={lost[:3]} same={same} audit={[f.check for f in audit.findings if not f.ok]}")
+
+        print("feeds: chaos rounds", flush=True)
+        site = _Site(args.corpus.resolve())
+        server = serve(site)
+        urls = [f"http://127.0.0.1:{site.port}/feed/{name}" for name in site.feeds]
+        feeds_script = work / "feeds.py"
+        feeds_script.write_text(FEEDS_RUN)
+        feed_ref, feed_chaos = work / "feeds-ref.duckdb", work / "feeds-chaos.duckdb"
+        t0 = time.perf_counter()
+        assert run(feeds_script, [str(feed_ref), *urls]) == 0
+        feed_clean_s = time.perf_counter() - t0
+        fkills, _ = chaos_rounds(feeds_script, feed_chaos, urls, FEED_FAULTS, args.random_kills // 2, feed_clean_s, rng)
+        server.shutdown()
+        with duckdb.connect(str(feed_chaos), read_only=True) as conn:
+            entries = conn.execute("SELECT count(*) FROM feed_entries").fetchone()
+            missing = conn.execute(
+                """SELECT count(*) FROM feed_entries e WHERE NOT EXISTS (
+                       SELECT 1 FROM inputs i WHERE i.parent_ref = e.feed AND i.source_ref IN (e.link, e.guid, e.entry_key))"""
+            ).fetchone()
+        with duckdb.connect(str(feed_ref), read_only=True) as conn:
+            ref_entries = conn.execute("SELECT count(*) FROM feed_entries").fetchone()
+        fsame = snapshot(feed_chaos) == snapshot(feed_ref)
+        faudit = run_audit(feed_chaos, Settings(db_path=feed_chaos).archive_dir)
+        figures["feeds"] = {"feeds": len(urls), "entries": entries[0] if entries else 0,
+                            "entries_in_clean_run": ref_entries[0] if ref_entries else 0,
+                            "kills_survived": fkills, "entries_without_ledger_row": missing[0] if missing else 0,
+                            "articles_equal_clean_run": fsame, "audit_ok": faudit.ok}  # fmt: skip
+        if not fsame or not faudit.ok or (entries != ref_entries):
+            failures.append(f"feeds: same={fsame} entries={entries}/{ref_entries} audit={faudit.ok}")
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    print(json.dumps(figures, indent=2, default=str))
+    if args.json:
+        args.json.write_text(json.dumps(figures, indent=2, default=str))
+    for f in failures:
+        print("FAILED:", f)
+    return 1 if failures else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
