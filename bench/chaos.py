@@ -53,7 +53,8 @@ import sys
 from newsetl.config import Settings
 from newsetl.pipeline import ingest_files
 if __name__ == "__main__":
-    ingest_files([sys.argv[2]], Settings(db_path=sys.argv[1], workers=2, batch_size=9, max_file_bytes=5 * 2**20))
+    settings = Settings(db_path=sys.argv[1], workers=2, batch_size=9, max_file_bytes=5 * 2**20)
+    ingest_files([sys.argv[2]], settings)
 """
 
 FEEDS_RUN = """
@@ -127,8 +128,15 @@ def build_inbox(corpus: Path, dest: Path, pages: int, seed: int) -> tuple[int, i
 
 class _Site:
     def __init__(self, corpus: Path) -> None:
-        self.pages = [gzip.decompress(p.read_bytes()) for p in sorted((corpus / "article-extraction-benchmark" / "html").glob("*.html.gz"))]
-        self.feeds = {p.name: p.read_bytes() for p in sorted((corpus / "feeds" / "news").rglob("*")) if p.suffix in (".xml", ".rss", ".atom")}
+        self.pages = [
+            gzip.decompress(p.read_bytes())
+            for p in sorted((corpus / "article-extraction-benchmark" / "html").glob("*.html.gz"))
+        ]
+        self.feeds = {
+            p.name: p.read_bytes()
+            for p in sorted((corpus / "feeds" / "news").rglob("*"))
+            if p.suffix in (".xml", ".rss", ".atom")
+        }
         self.port = 0
 
     def feed(self, name: str) -> bytes:
@@ -176,7 +184,9 @@ def run(script: Path, args: list[str], faults: str | None = None, kill_after: fl
     if faults:
         env["NEWSETL_FAULTS"] = faults
     log = script.with_suffix(".log").open("a")
-    proc = subprocess.Popen([sys.executable, str(script), *args], env=env, stdout=log, stderr=subprocess.STDOUT)
+    proc = subprocess.Popen(
+        [sys.executable, str(script), *args], env=env, stdout=log, stderr=subprocess.STDOUT
+    )
     try:
         proc.wait(timeout=kill_after)
     except subprocess.TimeoutExpired:
@@ -194,15 +204,16 @@ def snapshot(db: Path) -> list[tuple[Any, ...]]:
 def chaos_rounds(script: Path, db: Path, args: list[str], faults: list[str], randoms: int, horizon: float,
                  rng: random.Random) -> tuple[int, float]:  # fmt: skip
     kills, t0 = 0, time.perf_counter()
+    # Random moments first, while there is still work to interrupt; then every crash point.
+    for _ in range(randoms):
+        delay = rng.uniform(0.5, horizon * 0.8)
+        code = run(script, [str(db), *args], kill_after=delay)
+        kills += code == -signal.SIGKILL
+        print(f"  kill after {delay:5.1f} s{'':11s} -> exit {code}", flush=True)
     for fault in faults:
         code = run(script, [str(db), *args], faults=fault)
         kills += code == -signal.SIGKILL
         print(f"  kill at {fault:24s} -> exit {code}", flush=True)
-    for _ in range(randoms):
-        delay = rng.uniform(0.5, horizon)
-        code = run(script, [str(db), *args], kill_after=delay)
-        kills += code == -signal.SIGKILL
-        print(f"  kill after {delay:5.1f} s{'':11s} -> exit {code}", flush=True)
     code = run(script, [str(db), *args])
     if code != 0:
         raise SystemExit(f"the final run failed (exit {code}); see {script.with_suffix('.log')}")
@@ -234,10 +245,23 @@ def main() -> int:
         clean_s = time.perf_counter() - t0
         chaos = work / "chaos.duckdb"
         print("files: chaos rounds", flush=True)
-        kills, _ = chaos_rounds(files_script, chaos, [str(inbox)], FILE_FAULTS, args.random_kills, clean_s, rng)
+        kills, _ = chaos_rounds(
+            files_script, chaos, [str(inbox)], FILE_FAULTS, args.random_kills, clean_s, rng
+        )
         with duckdb.connect(str(chaos), read_only=True) as conn:
-            last = conn.execute("SELECT run_id FROM runs WHERE status = 'completed' ORDER BY started_at DESC LIMIT 1").fetchone()
-            ledger = {r[0] for r in conn.execute("SELECT source_ref FROM inputs WHERE run_id = ?", [last[0]]).fetchall()} if last else set()
+            last = conn.execute(
+                "SELECT run_id FROM runs WHERE status = 'completed' ORDER BY started_at DESC LIMIT 1"
+            ).fetchone()
+            ledger = (
+                {
+                    r[0]
+                    for r in conn.execute(
+                        "SELECT source_ref FROM inputs WHERE run_id = ?", [last[0]]
+                    ).fetchall()
+                }
+                if last
+                else set()
+            )
             statuses = dict(conn.execute("SELECT status, count(*) FROM runs GROUP BY 1").fetchall())
         lost = sorted(str(p) for p in inbox.iterdir() if str(p) not in ledger)
         same = snapshot(chaos) == snapshot(ref)
@@ -246,7 +270,9 @@ def main() -> int:
                             "inputs_lost": len(lost), "articles_equal_clean_run": same,
                             "runs_by_status": statuses, "audit_ok": audit.ok}  # fmt: skip
         if lost or not same or not audit.ok:
-            failures.append(f"files: lost={lost[:3]} same={same} audit={[f.check for f in audit.findings if not f.ok]}")
+            failures.append(
+                f"files: lost={lost[:3]} same={same} audit={[f.check for f in audit.findings if not f.ok]}"
+            )
 
         print("feeds: chaos rounds", flush=True)
         site = _Site(args.corpus.resolve())
@@ -254,28 +280,49 @@ def main() -> int:
         urls = [f"http://127.0.0.1:{site.port}/feed/{name}" for name in site.feeds]
         feeds_script = work / "feeds.py"
         feeds_script.write_text(FEEDS_RUN)
-        feed_ref, feed_chaos = work / "feeds-ref.duckdb", work / "feeds-chaos.duckdb"
+        feed_ref = work / "feeds-ref.duckdb"
         t0 = time.perf_counter()
         assert run(feeds_script, [str(feed_ref), *urls]) == 0
         feed_clean_s = time.perf_counter() - t0
-        fkills, _ = chaos_rounds(feeds_script, feed_chaos, urls, FEED_FAULTS, args.random_kills // 2, feed_clean_s, rng)
-        server.shutdown()
-        with duckdb.connect(str(feed_chaos), read_only=True) as conn:
-            entries = conn.execute("SELECT count(*) FROM feed_entries").fetchone()
-            missing = conn.execute(
-                """SELECT count(*) FROM feed_entries e WHERE NOT EXISTS (
-                       SELECT 1 FROM inputs i WHERE i.parent_ref = e.feed AND i.source_ref IN (e.link, e.guid, e.entry_key))"""
-            ).fetchone()
+        ref_snapshot = snapshot(feed_ref)
         with duckdb.connect(str(feed_ref), read_only=True) as conn:
             ref_entries = conn.execute("SELECT count(*) FROM feed_entries").fetchone()
-        fsame = snapshot(feed_chaos) == snapshot(feed_ref)
-        faudit = run_audit(feed_chaos, Settings(db_path=feed_chaos).archive_dir)
-        figures["feeds"] = {"feeds": len(urls), "entries": entries[0] if entries else 0,
-                            "entries_in_clean_run": ref_entries[0] if ref_entries else 0,
-                            "kills_survived": fkills, "entries_without_ledger_row": missing[0] if missing else 0,
-                            "articles_equal_clean_run": fsame, "audit_ok": faudit.ok}  # fmt: skip
-        if not fsame or not faudit.ok or (entries != ref_entries):
-            failures.append(f"feeds: same={fsame} entries={entries}/{ref_entries} audit={faudit.ok}")
+        # A feed poll is short and the next one has little left to do, so every crash point
+        # gets a fresh warehouse: killed there, then polled again to completion.
+        plans: list[tuple[str | None, float | None]] = [(f, None) for f in FEED_FAULTS]
+        plans += [(None, rng.uniform(0.3, feed_clean_s * 0.8)) for _ in range(max(1, args.random_kills // 2))]
+        fkills, fbad = 0, []
+        missing_total = 0
+        for i, (fault, delay) in enumerate(plans):
+            db = work / f"feeds-chaos-{i}.duckdb"
+            code = run(feeds_script, [str(db), *urls], faults=fault, kill_after=delay)
+            fkills += code == -signal.SIGKILL
+            label = f"at {fault}" if fault else f"after {delay:.1f} s"
+            print(f"  kill {label:30s} -> exit {code}", flush=True)
+            if run(feeds_script, [str(db), *urls]) != 0:
+                fbad.append(f"{label}: the following poll failed")
+                continue
+            with duckdb.connect(str(db), read_only=True) as conn:
+                entries = conn.execute("SELECT count(*) FROM feed_entries").fetchone()
+                missing = conn.execute(
+                    """SELECT count(*) FROM feed_entries e WHERE NOT EXISTS (
+                           SELECT 1 FROM inputs i WHERE i.parent_ref = e.feed
+                           AND i.source_ref IN (e.link, e.guid, e.entry_key))"""
+                ).fetchone()
+            missing_total += missing[0] if missing else 0
+            audit = run_audit(db, Settings(db_path=db).archive_dir)
+            if snapshot(db) != ref_snapshot or entries != ref_entries or not audit.ok:
+                fbad.append(f"{label}: entries {entries}/{ref_entries}, audit {audit.ok}")
+        server.shutdown()
+        figures["feeds"] = {
+            "feeds": len(urls),
+            "entries_per_clean_run": ref_entries[0] if ref_entries else 0,
+            "kills_survived": fkills,
+            "entries_without_ledger_row": missing_total,
+            "warehouses_equal_to_clean_run": len(plans) - len(fbad),
+            "warehouses_checked": len(plans),
+        }
+        failures.extend(f"feeds: {b}" for b in fbad)
     finally:
         shutil.rmtree(work, ignore_errors=True)
     print(json.dumps(figures, indent=2, default=str))

@@ -30,6 +30,7 @@ import os
 import platform
 import re
 import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -37,6 +38,7 @@ import threading
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import Any
 
 import duckdb
 import psutil
@@ -229,6 +231,9 @@ def main() -> int:
     ap.add_argument("--json", type=Path, help="write results as JSON")
     ap.add_argument("--skip-cli", action="store_true")
     ap.add_argument("--skip-single", action="store_true")
+    ap.add_argument(
+        "--trials", type=int, default=1, help="measure everything this many times, report medians"
+    )
     args = ap.parse_args()
 
     work = Path(tempfile.mkdtemp(prefix="newsetl-bench-"))
@@ -255,61 +260,64 @@ def main() -> int:
             "machine": machine_description(),
             "versions": {"trafilatura": trafilatura.__version__, "duckdb": duckdb.__version__},
         }
-        single = cli = None
-        if not args.skip_single:
-            single, sampled = single_process_rate(docs, min(args.single_sample, args.n))
-            results["single_process_pages_per_s"] = single
-            print(
-                f"single-process bare_extraction: {single:.1f} pages/s (on {sampled} documents)", flush=True
-            )
-        if not args.skip_cli:
-            cli_s = run_trafilatura_cli(docs, work / "cli-out", args.workers)
-            cli = args.n / cli_s
-            results["trafilatura_cli"] = {"wall_s": cli_s, "pages_per_s": cli}
-            print(f"trafilatura CLI --parallel {args.workers}: {cli_s:.1f} s, {cli:.1f} pages/s", flush=True)
         # Prefect creates its database on the first start in a new PREFECT_HOME; a user pays
         # that once, so it is measured here separately, not inside the timed runs.
         t0 = time.perf_counter()
-        warm = run_newsetl(ROOT / "examples", work / "warm.duckdb", args.workers, env)
+        run_newsetl(ROOT / "examples", work / "warm.duckdb", args.workers, env)
         results["prefect_first_start_s"] = time.perf_counter() - t0
-        results["fixed_cost_small_run_s"] = warm.wall_s
-        print(
-            f"first-ever newsetl run (Prefect creates its state): {results['prefect_first_start_s']:.1f} s",
-            flush=True,
-        )
         warm = run_newsetl(ROOT / "examples", work / "warm2.duckdb", args.workers, env)
         results["fixed_cost_small_run_s"] = warm.wall_s
-        print(f"fixed cost of a run (3 documents, warm Prefect home): {warm.wall_s:.1f} s", flush=True)
-        db = work / "bench.duckdb"
-        first = run_newsetl(docs, db, args.workers, env)
-        rate_wall = args.n / first.wall_s
-        rate_flow = args.n / first.flow_s
-        results["newsetl_first"] = asdict(first) | {
-            "pages_per_s_wall": rate_wall,
-            "pages_per_s_flow": rate_flow,
-        }
         print(
-            f"newsetl ingest: {first.wall_s:.1f} s wall ({rate_wall:.1f} pages/s), flow {first.flow_s:.1f} s "
-            f"({rate_flow:.1f} pages/s), Prefect start-up/shutdown {first.prefect_overhead_s:.1f} s, "
-            f"peak RSS {first.peak_rss_mb} MB, outcomes {first.counts}",
+            f"first-ever newsetl run (Prefect creates its state): {results['prefect_first_start_s']:.1f} s; "
+            f"fixed cost of a run (3 documents): {warm.wall_s:.1f} s",
             flush=True,
         )
-        rerun = run_newsetl(docs, db, args.workers, env)
-        results["newsetl_rerun"] = asdict(rerun)
-        print(
-            f"no-op rerun: {rerun.wall_s:.1f} s wall, flow {rerun.flow_s:.2f} s, outcomes {rerun.counts}",
-            flush=True,
-        )
-        ratios: dict[str, float] = {
-            "rerun_flow_vs_first_flow": rerun.flow_s / first.flow_s,
-            "rerun_wall_vs_first_wall": rerun.wall_s / first.wall_s,
-        }
-        if cli:
-            ratios["newsetl_wall_vs_cli"] = rate_wall / cli
-        if single:
-            ratios["newsetl_flow_vs_cores_x_single"] = rate_flow / (args.workers * single)
-        results["ratios"] = ratios
-        print("\nratios:")
+        # This machine's speed drifts by +-20% over minutes: every trial measures all three
+        # contenders back to back, ratios are taken per trial, and medians are reported.
+        trials: list[dict[str, Any]] = []
+        for trial in range(args.trials):
+            t: dict[str, Any] = {}
+            if not args.skip_single:
+                t["single_pages_per_s"], sampled = single_process_rate(docs, min(args.single_sample, args.n))
+                print(f"[{trial}] single-process bare_extraction: {t['single_pages_per_s']:.1f} pages/s "
+                      f"(on {sampled} documents)", flush=True)  # fmt: skip
+            if not args.skip_cli:
+                cli_s = run_trafilatura_cli(docs, work / f"cli-out-{trial}", args.workers)
+                t["cli_wall_s"], t["cli_pages_per_s"] = cli_s, args.n / cli_s
+                print(f"[{trial}] trafilatura CLI --parallel {args.workers}: {cli_s:.1f} s, "
+                      f"{args.n / cli_s:.1f} pages/s", flush=True)  # fmt: skip
+            db = work / f"bench-{trial}.duckdb"
+            first = run_newsetl(docs, db, args.workers, env)
+            t["newsetl"] = asdict(first)
+            t["newsetl_pages_per_s_wall"], t["newsetl_pages_per_s_flow"] = (
+                args.n / first.wall_s,
+                args.n / first.flow_s,
+            )
+            print(
+                f"[{trial}] newsetl ingest: {first.wall_s:.1f} s wall ({args.n / first.wall_s:.1f} pages/s), "
+                f"flow {first.flow_s:.1f} s ({args.n / first.flow_s:.1f} pages/s), Prefect start-up/shutdown "
+                f"{first.prefect_overhead_s:.1f} s, peak RSS {first.peak_rss_mb} MB, outcomes {first.counts}",
+                flush=True,
+            )
+            rerun = run_newsetl(docs, db, args.workers, env)
+            t["rerun"] = asdict(rerun)
+            print(f"[{trial}] no-op rerun: {rerun.wall_s:.1f} s wall, flow {rerun.flow_s:.2f} s, "
+                  f"outcomes {rerun.counts}", flush=True)  # fmt: skip
+            t["ratios"] = {
+                "rerun_flow_vs_first_flow": rerun.flow_s / first.flow_s,
+                "rerun_wall_vs_first_wall": rerun.wall_s / first.wall_s,
+            }
+            if "cli_pages_per_s" in t:
+                t["ratios"]["newsetl_wall_vs_cli"] = t["newsetl_pages_per_s_wall"] / t["cli_pages_per_s"]
+            if "single_pages_per_s" in t:
+                t["ratios"]["newsetl_flow_vs_cores_x_single"] = t["newsetl_pages_per_s_flow"] / (
+                    args.workers * t["single_pages_per_s"]
+                )
+            trials.append(t)
+        results["trials"] = trials
+        ratios = {k: statistics.median(t["ratios"][k] for t in trials) for k in trials[0]["ratios"]}
+        results["ratios_median"] = ratios
+        print(f"\nratios (median of {len(trials)} trial(s)):")
         for k, v in ratios.items():
             print(f"  {k:34s} {v:6.3f}")
         if args.json:

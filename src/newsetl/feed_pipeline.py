@@ -424,6 +424,7 @@ class FeedIngest:
             else:
                 self._feeds = due_feeds(conn, now, everything=self.all_feeds)
             self.started_at = runs.start_run(conn, self.run_id, self.flow, params)
+        faults.hit("run.started")
         self.guard = SsrfGuard(self.resolver, allow_private=fs.allow_private_hosts)
         if self.client is None:
             self.client = make_client(fs, self.guard)
