@@ -62,7 +62,7 @@ def test_deploy_worker_and_deployment_run(tmp_path: Path) -> None:
             [prefect, "global-concurrency-limit", "inspect", "newsetl-fetch"],
             env=client_env, capture_output=True, text=True, timeout=120, check=False,
         )  # fmt: skip
-        assert limit.returncode == 0 and "'limit': 8" in limit.stdout  # created by make deploy
+        assert limit.returncode == 0 and "limit=8" in limit.stdout  # created by make deploy
         inspect = subprocess.run(
             [prefect, "deployment", "inspect", "ingest-files/inbox"],
             env=client_env, capture_output=True, text=True, timeout=120, check=True,

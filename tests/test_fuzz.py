@@ -15,7 +15,7 @@ import resource
 from pathlib import Path
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from newsetl.audit import run_audit
@@ -165,6 +165,8 @@ def html_soup(draw: st.DrawFn) -> str:
 
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(html=html_soup(), encoding=st.sampled_from(["utf-8", "utf-16", "cp1252", "latin-1", "shift_jis"]))
+@example(html="<svg><p><p>", encoding="utf-8")  # htmldate asserted on a foreign root element
+@example(html="<svg><p>" + "a real sentence of article text. " * 40, encoding="utf-8")
 def test_tag_soup_in_any_encoding_gives_an_article_or_a_rejection(html: str, encoding: str) -> None:
     data = html.encode(encoding, errors="replace")
     try:

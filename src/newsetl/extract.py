@@ -169,7 +169,12 @@ def page_metadata(tree: HtmlElement, url: str | None, *, need_date: bool = True)
     if doc.url:
         doc.hostname = extract_domain(doc.url, fast=True)
     if need_date:
-        doc.date = find_date(tree, url=doc.url, original_date=True, extensive_search=True)
+        # htmldate asserts on trees whose root is a foreign element (``<svg><p>``); a page
+        # it cannot date is still an article, just an undated one.
+        try:
+            doc.date = find_date(tree, url=doc.url, original_date=True, extensive_search=True)
+        except Exception:  # any htmldate failure means "no date found"
+            doc.date = None
     if not doc.sitename:
         doc.sitename = extract_sitename(tree)
     if doc.sitename:
@@ -230,16 +235,11 @@ def extract_html(html: str, *, url: str | None = None, focus: str = "balanced") 
         raise Rejection(Stage.EXTRACT, "not an HTML document (no parseable tree)")
     published = _published_from_markup(html, metas)
     meta = page_metadata(tree, url, need_date=published is None)
-    doc = trafilatura.bare_extraction(
-        tree,
-        url=url or meta.url,
-        fast=True,
-        favor_precision=focus == "precision",
-        favor_recall=focus == "recall",
-        include_comments=False,
-        include_tables=True,
-        with_metadata=False,
-    )
+    try:
+        doc = _bare_extraction(tree, url or meta.url, focus)
+    except Exception as exc:  # a library crash on odd markup is a rejection
+        reason = f"trafilatura failed on this markup ({type(exc).__name__}: {exc})"
+        raise Rejection(Stage.EXTRACT, reason[:300]) from exc
     if not isinstance(doc, Document) or not (doc.text or "").strip():
         raise Rejection(Stage.EXTRACT, "no main text found (trafilatura)")
     title = _clean_title(meta.title)
@@ -267,6 +267,20 @@ def extract_html(html: str, *, url: str | None = None, focus: str = "balanced") 
         page_type=meta.pagetype or None,
         license=meta.license or None,
     )
+
+
+def _bare_extraction(tree: HtmlElement, url: str | None, focus: str) -> Document | None:
+    doc = trafilatura.bare_extraction(
+        tree,
+        url=url,
+        fast=True,
+        favor_precision=focus == "precision",
+        favor_recall=focus == "recall",
+        include_comments=False,
+        include_tables=True,
+        with_metadata=False,
+    )
+    return doc if isinstance(doc, Document) else None
 
 
 def _drop_leading_title(text: str, title: str | None) -> str:
