@@ -114,14 +114,32 @@ def similarity(a: Sketch, b: Sketch, k: int = K) -> float:
     """Bottom-k estimate of the Jaccard similarity of the two shingle sets.
 
     Among the k smallest hashes of the union, the share present in both sketches. Exact
-    when both texts have at most k shingles.
+    when both texts have at most k shingles. Sketches are sorted and unique.
     """
     if len(a) == 0 or len(b) == 0:
         return 0.0
     union_k = np.union1d(a, b)[:k]
     both = np.intersect1d(a, b, assume_unique=True)
-    shared = np.intersect1d(both, union_k, assume_unique=True)
-    return float(len(shared) / len(union_k))
+    # Values in both sketches are in the union; those up to its k-th smallest are shared.
+    return float(np.count_nonzero(both <= union_k[-1]) / len(union_k))
+
+
+def _score_pairs(conn: duckdb.DuckDBPyConnection) -> list[tuple[str, str, float]]:
+    """Similarity of every candidate pair in ``_nd_pairs`` (a temp table of ``a``, ``b``)."""
+    pairs = conn.execute("SELECT a, b FROM _nd_pairs").fetchall()
+    if not pairs:
+        return []
+    frame = conn.execute(
+        """SELECT article_id, list(h ORDER BY h) AS hs FROM article_sketches
+           WHERE article_id IN (SELECT a FROM _nd_pairs UNION SELECT b FROM _nd_pairs)
+           GROUP BY article_id"""
+    ).pl()
+    flat = frame["hs"].explode().to_numpy().astype(np.uint64, copy=False)
+    ends = np.cumsum(frame["hs"].list.len().to_numpy())
+    starts = ends - frame["hs"].list.len().to_numpy()
+    sketches = {aid: flat[s:e] for aid, s, e in zip(frame["article_id"].to_list(), starts, ends, strict=True)}
+    empty = np.empty(0, dtype=np.uint64)
+    return [(a, b, similarity(sketches.get(a, empty), sketches.get(b, empty))) for a, b in pairs]
 
 
 @dataclass(slots=True)
@@ -237,24 +255,10 @@ def link_articles(
                 {"max": MAX_CANDIDATES},
             )
             lap("candidates")
-            # Bottom-k estimate per pair (as in similarity()): of the k smallest values of
-            # the union of both sketches, the share found in both.
-            scored = conn.execute(
-                """WITH vals AS (
-                       SELECT p.a, p.b, s.h FROM _nd_pairs AS p
-                       JOIN article_sketches AS s ON s.article_id = p.a
-                       UNION ALL
-                       SELECT p.a, p.b, s.h FROM _nd_pairs AS p
-                       JOIN article_sketches AS s ON s.article_id = p.b
-                   ),
-                   per_value AS (SELECT a, b, h, count(*) AS n FROM vals GROUP BY a, b, h),
-                   ranked AS (
-                       SELECT a, b, n, row_number() OVER (PARTITION BY a, b ORDER BY h) AS r FROM per_value
-                   )
-                   SELECT a, b, count(*) FILTER (WHERE n = 2) / count(*) AS sim
-                   FROM ranked WHERE r <= $k GROUP BY a, b""",
-                {"k": K},
-            ).fetchall()
+            # Bottom-k estimate per pair, in numpy over the pairs' sketches: one row per
+            # article, not one per (pair, value), so memory is bounded by the number of
+            # distinct articles involved even when a syndicated story has 50 candidates.
+            scored = _score_pairs(conn)
             report.candidates = len(scored)
         finally:
             conn.unregister("_nd_batch")

@@ -69,9 +69,10 @@ class Pair:
 
 
 def load_articles(conn: duckdb.DuckDBPyConnection, min_words: int = 50) -> list[EvalArticle]:
+    """Whole article texts (a feed's own excerpt of an article is not one)."""
     rows = conn.execute(
         """SELECT article_id, domain, language, title, text FROM articles
-           WHERE word_count >= ? ORDER BY article_id""",
+           WHERE word_count >= ? AND text_source <> 'feed' ORDER BY article_id""",
         [min_words],
     ).fetchall()
     return [EvalArticle(*r) for r in rows]
