@@ -10,6 +10,7 @@ import os
 import sys
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -137,31 +138,48 @@ def ingest(
         check_paths(paths)
     except NewsetlError as exc:
         raise fail(str(exc)) from None
+
+    def run() -> dict[str, Any]:
+        from flows.ingest_files import ingest_files
+
+        return ingest_files(
+            paths=[str(p) for p in paths], db=str(_db(db)), batch_size=batch_size, workers=workers
+        )
+
+    run_flow_command(run, db=_db(db), verbose=verbose, workers=workers, json_out=json_out)
+
+
+def run_flow_command(
+    run: Callable[[], dict[str, Any]],
+    *,
+    db: Path,
+    verbose: bool,
+    workers: int | None,
+    json_out: bool,
+    details: Callable[[dict[str, Any]], None] | None = None,
+) -> None:
+    """What every ingest command does around its flow: start Prefect's server and the
+    workers early, fail fast on an unusable warehouse, show progress, print the summary,
+    and exit 1 when the run failed or its audit did."""
     server = _head_start(verbose, workers)
     try:
-        # Fail fast (before running the flow) when the warehouse cannot be written at all.
         from newsetl.warehouse import ensure_schema
 
-        ensure_schema(_db(db), timeout_s=Settings.from_env().lock_timeout_s)
+        ensure_schema(db, timeout_s=Settings.from_env().lock_timeout_s)
     except NewsetlError as exc:
         server.stop()
         raise fail(str(exc)) from None
-    from flows.ingest_files import ingest_files
-
     with server.api(), _progress(disabled=json_out or verbose):
         try:
-            summary = ingest_files(
-                paths=[str(p) for p in paths],
-                db=str(_db(db)),
-                batch_size=batch_size,
-                workers=workers,
-            )
+            summary = run()  # imports the flow (and so Prefect) only now
         except NewsetlError as exc:
             raise fail(str(exc)) from None
     if json_out:
         out.print_json(json.dumps(summary))
     else:
         print_summary(summary)
+        if details is not None:
+            details(summary)
     if not report_audit(summary) or summary["status"] != "completed":
         raise typer.Exit(1)
 

@@ -6,7 +6,6 @@ Only argument parsing and printing here; the work is in :mod:`newsetl.feeds` and
 
 from __future__ import annotations
 
-import json
 import sys
 from pathlib import Path
 from typing import Annotated, Any
@@ -16,14 +15,11 @@ import typer
 from newsetl.cli import (
     DbOption,
     _db,
-    _head_start,
-    _progress,
     app,
     fail,
     out,
-    print_summary,
     render_rows,
-    report_audit,
+    run_flow_command,
 )
 from newsetl.config import Settings
 from newsetl.errors import NewsetlError
@@ -229,40 +225,29 @@ def ingest_feeds_cmd(
     Example:  newsetl ingest-feeds https://www.heise.de/rss/heise-atom.xml --db warehouse/news.duckdb
     """
     from newsetl.feeds import feed_url
-    from newsetl.warehouse import ensure_schema
 
     try:
         for u in urls or []:
             feed_url(u)
     except NewsetlError as exc:
         raise fail(str(exc)) from None
-    server = _head_start(verbose, workers)
-    try:
-        ensure_schema(_db(db), timeout_s=_lock_timeout())  # fail fast, before the flow runs
-    except NewsetlError as exc:
-        server.stop()
-        raise fail(str(exc)) from None
-    from flows.ingest_feeds import ingest_feeds
 
-    with server.api(), _progress(disabled=json_out or verbose):
-        try:
-            summary = ingest_feeds(
-                urls=list(urls or []),
-                db=str(_db(db)),
-                all_feeds=all_feeds,
-                batch_size=batch_size,
-                workers=workers,
-                allow_private_hosts=True if allow_private_hosts else None,
-                fetch_pages=False if no_pages else None,
-                respect_robots=False if ignore_robots else None,
-                host_delay=host_delay,
-            )
-        except NewsetlError as exc:
-            raise fail(str(exc)) from None
-    if json_out:
-        out.print_json(json.dumps(summary))
-    else:
-        print_summary(summary)
+    def run() -> dict[str, Any]:
+        from flows.ingest_feeds import ingest_feeds
+
+        return ingest_feeds(
+            urls=list(urls or []),
+            db=str(_db(db)),
+            all_feeds=all_feeds,
+            batch_size=batch_size,
+            workers=workers,
+            allow_private_hosts=True if allow_private_hosts else None,
+            fetch_pages=False if no_pages else None,
+            respect_robots=False if ignore_robots else None,
+            host_delay=host_delay,
+        )
+
+    def details(summary: dict[str, Any]) -> None:
         s = summary["feeds"]
         out.print(
             f"feeds: {s['feeds']} polled · {s['not_modified']} not modified · "
@@ -271,5 +256,5 @@ def ingest_feeds_cmd(
             f"{s['from_feed']} from feed content · {s['refused']} refused",
             highlight=False,
         )
-    if not report_audit(summary) or summary["status"] != "completed":
-        raise typer.Exit(1)
+
+    run_flow_command(run, db=_db(db), verbose=verbose, workers=workers, json_out=json_out, details=details)

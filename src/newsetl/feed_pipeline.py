@@ -56,7 +56,7 @@ from newsetl.load import write_batch
 from newsetl.models import Article, BatchReport, DocKind, Outcome, Processed, RunSummary, SourceKind, Stage
 from newsetl.pipeline import new_run_id
 from newsetl.politeness import GlobalSlot, Politeness, RobotsCache, RobotsFile, origin_of
-from newsetl.process import archive_raw, article_from_bytes
+from newsetl.process import archive_raw, article_from_bytes, rejection_of
 from newsetl.sources.feeds import FeedEntry, entry_extracted, parse_feed
 from newsetl.ssrf import PolicyRefusal, ResolveError, Resolver, SsrfGuard
 from newsetl.warehouse import ensure_schema, session, transaction
@@ -228,14 +228,8 @@ def process_page(task: PageTask, settings: Settings) -> EntryResult:
             )
             fill_from_entry(article, entry)
             p.article = article
-        except Rejection as rej:
-            problem = (rej.stage, rej.reason)
-        except RecursionError:
-            problem = (Stage.EXTRACT, "document nested too deeply to process")
-        except MemoryError:
-            problem = (Stage.EXTRACT, "out of memory while processing")
         except Exception as exc:  # one broken page must never take its batch down
-            problem = (Stage.EXTRACT, f"unexpected error: {type(exc).__name__}: {exc}"[:500])
+            problem = rejection_of(exc)
     result = EntryResult(task.work_idx, p, page_status=task.status)
     if p.article is None:
         try:
@@ -461,11 +455,7 @@ class FeedIngest:
         if self._own_client and self.client is not None:
             self.client.close()
         if exc is not None and self._finished is None:
-            reason = "interrupted" if isinstance(exc, KeyboardInterrupt) else f"{type(exc).__name__}: {exc}"
-            try:
-                self.finish(status="failed", error=reason[:1000])
-            except Exception:  # the original error matters more than a failed bookkeeping write
-                log.exception("could not mark run %s as failed", self.run_id)
+            runs.record_failure(self.finish, self.run_id, exc)
 
     def _session(self) -> AbstractContextManager[duckdb.DuckDBPyConnection]:
         return session(self.settings.db_path, timeout_s=self.settings.lock_timeout_s)

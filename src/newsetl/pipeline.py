@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import hashlib
 import itertools
-import logging
 import uuid
 from collections.abc import Iterable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -33,8 +32,6 @@ from newsetl.process import archive_raw, process_file
 from newsetl.sources.files import check_paths, discover, read_bytes
 from newsetl.warehouse import ensure_schema, session
 from newsetl.workers import WorkerPool
-
-log = logging.getLogger("newsetl.pipeline")
 
 FILES_FLOW = "ingest-files"
 
@@ -167,11 +164,7 @@ class FileIngest:
         if self._pool is not None:
             self._pool.close()
         if exc is not None and self._finished is None:
-            reason = "interrupted" if isinstance(exc, KeyboardInterrupt) else f"{type(exc).__name__}: {exc}"
-            try:
-                self.finish(status="failed", error=reason[:1000])
-            except Exception:  # the original error matters more than a failed bookkeeping write
-                log.exception("could not mark run %s as failed", self.run_id)
+            runs.record_failure(self.finish, self.run_id, exc)
 
     def _session(self) -> AbstractContextManager[duckdb.DuckDBPyConnection]:
         return session(self.settings.db_path, timeout_s=self.settings.lock_timeout_s)

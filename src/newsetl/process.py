@@ -55,6 +55,17 @@ def archive_raw(data: bytes, sha256: str, settings: Settings) -> bool:
     return True
 
 
+def rejection_of(exc: Exception) -> tuple[str, str]:
+    """The (stage, reason) recorded for a document whose processing raised ``exc``."""
+    if isinstance(exc, Rejection):
+        return exc.stage, exc.reason
+    if isinstance(exc, RecursionError):
+        return Stage.EXTRACT, "document nested too deeply to process"
+    if isinstance(exc, MemoryError):
+        return Stage.EXTRACT, "out of memory while processing"
+    return Stage.EXTRACT, f"unexpected error: {type(exc).__name__}: {exc}"[:500]
+
+
 def process_file(ref: FileRef, settings: Settings) -> Processed:
     """Read and process one file; every failure becomes a rejection with a reason."""
     started = time.perf_counter()
@@ -76,16 +87,7 @@ def process_file(ref: FileRef, settings: Settings) -> Processed:
             focus=settings.extract_focus,
             min_words=settings.min_words,
         )
-    except Rejection as rej:
-        result.stage, result.reason = rej.stage, rej.reason
-    except RecursionError:
-        result.stage, result.reason = Stage.EXTRACT, "document nested too deeply to process"
-    except MemoryError:
-        result.stage, result.reason = Stage.EXTRACT, "out of memory while processing"
     except Exception as exc:  # one broken document must never take its batch down
-        result.stage, result.reason = (
-            Stage.EXTRACT,
-            f"unexpected error: {type(exc).__name__}: {exc}"[:500],
-        )
+        result.stage, result.reason = rejection_of(exc)
     result.duration_ms = round((time.perf_counter() - started) * 1000, 2)
     return result

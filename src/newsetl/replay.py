@@ -9,7 +9,6 @@ kept in ``article_versions``.
 
 from __future__ import annotations
 
-import logging
 import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
@@ -22,17 +21,14 @@ from typing import Any
 from newsetl import runs
 from newsetl.archive import ArchiveError, RawArchive
 from newsetl.config import Settings
-from newsetl.errors import Rejection
 from newsetl.extract import EXTRACTOR_VERSION
 from newsetl.load import write_batch
 from newsetl.models import BatchReport, DocKind, Outcome, Processed, RunSummary, SourceKind, Stage
 from newsetl.pipeline import new_run_id
-from newsetl.process import article_from_bytes
+from newsetl.process import article_from_bytes, rejection_of
 from newsetl.sources.files import classify
 from newsetl.warehouse import ensure_schema, session, transaction
 from newsetl.workers import WorkerPool
-
-log = logging.getLogger("newsetl.replay")
 
 REPLAY_FLOW = "replay-rejects"
 REPROCESS_FLOW = "reprocess"
@@ -76,12 +72,10 @@ def _run_archived(item: ArchivedInput, settings: Settings) -> Processed:
             url=url,
             min_words=settings.min_words,
         )
-    except Rejection as rej:
-        p.stage, p.reason = rej.stage, rej.reason
     except ArchiveError as exc:
         p.stage, p.reason, p.raw_archived = Stage.READ, str(exc), False
     except Exception as exc:  # one broken document must never take its batch down
-        p.stage, p.reason = Stage.EXTRACT, f"unexpected error: {type(exc).__name__}: {exc}"[:500]
+        p.stage, p.reason = rejection_of(exc)
     p.duration_ms = round((time.perf_counter() - started) * 1000, 2)
     return p
 
@@ -184,10 +178,7 @@ class ArchiveRun:
         if self._pool is not None:
             self._pool.close()
         if exc is not None and self._finished is None:
-            try:
-                self.finish("failed", f"{type(exc).__name__}: {exc}"[:1000])
-            except Exception:
-                log.exception("could not mark run %s as failed", self.run_id)
+            runs.record_failure(self.finish, self.run_id, exc)
 
     def batches(self) -> Iterator[list[ArchivedInput]]:
         size = self.settings.batch_size

@@ -8,10 +8,12 @@ next time any run starts.
 from __future__ import annotations
 
 import json
+import logging
 import os
 import platform
 import socket
 import sys
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -23,6 +25,8 @@ from newsetl.extract import EXTRACTOR_VERSION
 from newsetl.models import BatchReport, Outcome, RunSummary
 from newsetl.warehouse import transaction
 from newsetl.workers import pid_is_alive
+
+log = logging.getLogger(__name__)
 
 
 def _jsonable(params: dict[str, Any]) -> str:
@@ -163,3 +167,16 @@ def versions() -> dict[str, str]:
         "python": sys.version.split()[0],
         "extractor": EXTRACTOR_VERSION,
     }
+
+
+def record_failure(finish: Callable[..., object], run_id: str, exc: BaseException) -> None:
+    """Mark a run that stopped on ``exc`` as failed; ``exc`` itself still propagates.
+
+    A failure to write that (the warehouse locked or gone) is logged, never raised: the
+    original error matters more, and the audit reports a run left ``running``.
+    """
+    reason = "interrupted" if isinstance(exc, KeyboardInterrupt) else f"{type(exc).__name__}: {exc}"
+    try:
+        finish(status="failed", error=reason[:1000])
+    except Exception:
+        log.exception("could not mark run %s as failed", run_id)
