@@ -94,4 +94,28 @@ def build_corpus_warehouse(db: Path, corpus: Path, scratch: Path) -> None:
     assert row is not None, "corpus has no long English article"
     (scratch / "wire-copy.txt").write_text(wire_copy(row[0], row[1]), encoding="utf-8")
     ingest_files([scratch], Settings(db_path=db, workers=0, lock_timeout_s=60))
+    ingest_corpus_feeds(db)
     search.refresh(db)
+
+
+def ingest_corpus_feeds(db: Path) -> None:
+    """Two real news feeds served on loopback (entry links on real corpus pages), polled
+    twice (the second poll is answered 304), plus a feed that has gone (404): so the feed
+    tables and views have real rows for the cookbook."""
+    from newsetl.feed_pipeline import ingest_feeds
+
+    from .feeds.conftest import fast_feed_settings, serve_news_feed
+    from .feeds.server import FeedServer
+
+    server = FeedServer()
+    try:
+        heise, _ = serve_news_feed(server, "miniflux/heise.de_rdf_UTF8.xml", "/heise.rdf", limit=12)
+        guardian, _ = serve_news_feed(
+            server, "rss-parser/guardian.rss", "/guardian.rss", page_offset=40, limit=10
+        )
+        gone = server.url("/gone.xml")  # nothing served there: 404
+        settings = Settings(db_path=db, workers=0, batch_size=50, lock_timeout_s=60)
+        for _ in range(2):
+            ingest_feeds([heise, guardian, gone], settings, fast_feed_settings())
+    finally:
+        server.close()
