@@ -49,7 +49,7 @@ def _refs(docs: Path) -> list[FileRef]:
 
 @task(cache_policy=NO_CACHE)
 def extract_chunk(refs: list[FileRef]) -> int:
-    settings = Settings(db_path=Path("unused.duckdb"), workers=0)
+    settings = Settings(db_path=Path("unused.duckdb"), workers=0, archive_raw=False)
     return sum(1 for r in refs if process_file(r, settings).article is not None)
 
 
@@ -60,7 +60,7 @@ def extract_with_pool(refs: list[FileRef], workers: int) -> int:
     from newsetl.pipeline import FileTask, _run_file_task, _worker_failure
     from newsetl.workers import WorkerPool
 
-    settings = Settings(db_path=Path("unused.duckdb"), workers=workers)
+    settings = Settings(db_path=Path("unused.duckdb"), workers=workers, archive_raw=False)
     with WorkerPool(partial(_run_file_task, settings=settings), _worker_failure, workers=workers) as pool:
         return sum(1 for p in pool.map([FileTask(r) for r in refs]) if p.article is not None)
 
