@@ -114,3 +114,19 @@ def test_help_shows_a_runnable_example(command: list[str], cli_env: dict[str, st
     res = run_cli([*command, "--help"], cli_env, timeout=60)
     assert res.returncode == 0
     assert "Example:" in res.stdout and "newsetl " in res.stdout
+
+
+@pytest.mark.parametrize(
+    ("command", "default"),
+    [
+        ("ingest", "[default: number of CPU cores]"),
+        ("ingest", "[default: $NEWSETL_DB or warehouse/news.duckdb]"),
+        ("ingest-feeds", "[default: every due feed]"),
+        ("export", "[default: the core tables]"),
+    ],
+)
+def test_help_shows_defaults_written_in_brackets(command: str, default: str, cli_env: dict[str, str]) -> None:
+    # rich reads "[default: ...]" as markup and drops it unless escaped
+    res = run_cli([command, "--help"], cli_env, timeout=60)
+    assert res.returncode == 0, res.stderr
+    assert default in " ".join(res.stdout.replace("│", " ").split())

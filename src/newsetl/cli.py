@@ -39,10 +39,16 @@ DbOption = Annotated[
     Path | None,
     typer.Option(
         "--db",
-        help="DuckDB warehouse file [default: $NEWSETL_DB or warehouse/news.duckdb]",
+        help="DuckDB warehouse file \\[default: $NEWSETL_DB or warehouse/news.duckdb]",
         show_default=False,
     ),
 ]
+WorkersOption = Annotated[
+    int | None,
+    typer.Option(help="Extraction processes \\[default: number of CPU cores].", show_default=False),
+]
+VerboseOption = Annotated[bool, typer.Option("--verbose", "-v", help="Show Prefect's log output.")]
+JsonOption = Annotated[bool, typer.Option("--json", help="Print the run summary as JSON.")]
 
 
 def fail(message: str, code: int = 1) -> typer.Exit:
@@ -121,12 +127,9 @@ def ingest(
     ],
     db: DbOption = None,
     batch_size: Annotated[int, typer.Option(help="Documents per batch (one transaction each).")] = 500,
-    workers: Annotated[
-        int | None,
-        typer.Option(help="Extraction processes [default: number of CPU cores].", show_default=False),
-    ] = None,
-    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Show Prefect's log output.")] = False,
-    json_out: Annotated[bool, typer.Option("--json", help="Print the run summary as JSON.")] = False,
+    workers: WorkersOption = None,
+    verbose: VerboseOption = False,
+    json_out: JsonOption = False,
 ) -> None:
     """Ingest HTML pages (any charset, .gz too) and plain-text articles.
 

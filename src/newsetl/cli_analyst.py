@@ -331,7 +331,7 @@ def export_cmd(
     table: Annotated[
         list[str] | None,
         typer.Option(
-            "--table", "-t", help="Table or view to export (repeatable) [default: the core tables]."
+            "--table", "-t", help="Table or view to export (repeatable) \\[default: the core tables]."
         ),
     ] = None,
     overwrite: Annotated[

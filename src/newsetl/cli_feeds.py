@@ -14,6 +14,9 @@ import typer
 
 from newsetl.cli import (
     DbOption,
+    JsonOption,
+    VerboseOption,
+    WorkersOption,
     _db,
     app,
     fail,
@@ -187,7 +190,7 @@ def ingest_feeds_cmd(
     urls: Annotated[
         list[str] | None,
         typer.Argument(
-            help="Feeds to poll now (registered if new) [default: every due feed].", show_default=False
+            help="Feeds to poll now (registered if new) \\[default: every due feed].", show_default=False
         ),
     ] = None,
     db: DbOption = None,
@@ -208,17 +211,14 @@ def ingest_feeds_cmd(
     host_delay: Annotated[
         float | None,
         typer.Option(
-            help="Seconds between two requests to one host [default: 1, env NEWSETL_HOST_DELAY].",
+            help="Seconds between two requests to one host \\[default: 1, env NEWSETL_HOST_DELAY].",
             show_default=False,
         ),
     ] = None,
     batch_size: Annotated[int, typer.Option(help="Entries per batch (one transaction each).")] = 500,
-    workers: Annotated[
-        int | None,
-        typer.Option(help="Extraction processes [default: number of CPU cores].", show_default=False),
-    ] = None,
-    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Show Prefect's log output.")] = False,
-    json_out: Annotated[bool, typer.Option("--json", help="Print the run summary as JSON.")] = False,
+    workers: WorkersOption = None,
+    verbose: VerboseOption = False,
+    json_out: JsonOption = False,
 ) -> None:
     """Poll feeds (conditional GET) and load their new entries' pages as articles.
 

@@ -8,7 +8,7 @@ from typing import Annotated, Any
 import typer
 from rich.table import Table
 
-from newsetl.cli import DbOption, _db, _head_start, app, fail, out
+from newsetl.cli import DbOption, VerboseOption, _db, _head_start, app, fail, out
 from newsetl.errors import NewsetlError
 
 
@@ -44,7 +44,7 @@ def status(
 def maintenance(
     db: DbOption = None,
     fetch_log_retention_days: Annotated[int, typer.Option(help="Days of HTTP fetch log to keep.")] = 30,
-    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Show Prefect's log output.")] = False,
+    verbose: VerboseOption = False,
 ) -> None:
     """Run the nightly maintenance flow now (checkpoint, statistics, pruning).
 
@@ -139,7 +139,7 @@ def replay_rejects(
     stage: Annotated[str | None, typer.Option(help="Only rejections at this stage.")] = None,
     reason: Annotated[str | None, typer.Option(help="Only reasons containing this text.")] = None,
     limit: Annotated[int | None, typer.Option(help="At most this many inputs.")] = None,
-    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Show Prefect's log output.")] = False,
+    verbose: VerboseOption = False,
 ) -> None:
     """Re-run rejected inputs from the raw archive (no files re-read, no pages refetched).
 
@@ -165,7 +165,7 @@ def reprocess(
         bool, typer.Option("--all", help="Re-extract every archived article, not only outdated ones.")
     ] = False,
     limit: Annotated[int | None, typer.Option(help="At most this many articles.")] = None,
-    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Show Prefect's log output.")] = False,
+    verbose: VerboseOption = False,
 ) -> None:
     """Re-extract archived inputs with the current extractor; changed text becomes a new version.
 
