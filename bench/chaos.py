@@ -8,7 +8,7 @@ Usage:  python bench/chaos.py [--pages 80] [--fuzz-seed 7] [--random-kills 6] [-
    bombs, odd file names).
 2. A clean reference run of the inbox into its own warehouse.
 3. Chaos on a second warehouse: a run killed (SIGKILL) at every crash point of
-   ``newsetl.faults`` and at random moments, run after run on the same warehouse, then one
+   ``newsetl.pipeline.faults`` and at random moments, run after run on the same warehouse, then one
    run that is left to finish.
 4. The same for feeds: a loopback server serves the corpus' real news feeds with entry links
    pointing at real corpus pages; feed ingests are killed inside their load transaction and
@@ -42,16 +42,16 @@ from typing import Any
 
 import duckdb
 
-from newsetl.audit import run_audit
-from newsetl.config import Settings
+from newsetl.analysis.audit import run_audit
+from newsetl.settings import Settings
 
 ROOT = Path(__file__).resolve().parents[1]
 MB = 1024 * 1024
 
 FILES_RUN = """
 import sys
-from newsetl.config import Settings
-from newsetl.pipeline import ingest_files
+from newsetl.settings import Settings
+from newsetl.pipeline.engine import ingest_files
 if __name__ == "__main__":
     settings = Settings(db_path=sys.argv[1], workers=2, batch_size=9, max_file_bytes=5 * 2**20)
     ingest_files([sys.argv[2]], settings)
@@ -59,9 +59,9 @@ if __name__ == "__main__":
 
 FEEDS_RUN = """
 import sys
-from newsetl.config import Settings
-from newsetl.feed_pipeline import ingest_feeds
-from newsetl.feed_settings import FeedSettings
+from newsetl.settings import Settings
+from newsetl.sources.feeds.ingest import ingest_feeds
+from newsetl.web.settings import FeedSettings
 if __name__ == "__main__":
     fs = FeedSettings.from_env(min_host_delay_s=0.0, allow_private_hosts=True, respect_robots=False)
     ingest_feeds(sys.argv[2:], Settings(db_path=sys.argv[1], workers=2, batch_size=8), fs, all_feeds=True)

@@ -29,9 +29,9 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
-from newsetl.config import Settings
-from newsetl.feed_pipeline import ingest_feeds
-from newsetl.feed_settings import FeedSettings
+from newsetl.settings import Settings
+from newsetl.sources.feeds.ingest import ingest_feeds
+from newsetl.web.settings import FeedSettings
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -26,11 +26,11 @@ from pathlib import Path
 
 from trafilatura.deduplication import Simhash
 
-from newsetl import neardup
-from newsetl.config import Settings
-from newsetl.neardup_eval import EvalArticle, Pair, build_pairs, confusion, load_articles
-from newsetl.pipeline import ingest_files
-from newsetl.warehouse import connect, migrate, transaction
+from bench.neardup_eval import EvalArticle, Pair, build_pairs, confusion, load_articles
+from newsetl.analysis import neardup
+from newsetl.pipeline.engine import ingest_files
+from newsetl.settings import Settings
+from newsetl.storage.duckdb_file import connect, migrate, transaction
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -18,16 +18,16 @@ from pathlib import Path
 
 import trafilatura
 
-from newsetl.errors import Rejection
-from newsetl.evaluation import (
+from bench.evaluation import (
     GroundTruthPage,
     article_extraction_benchmark,
     evaluate,
     fundus,
     page_scores,
 )
+from newsetl.errors import Rejection
 from newsetl.models import DocKind
-from newsetl.process import article_from_bytes
+from newsetl.pipeline.process import article_from_bytes
 
 logging.getLogger("trafilatura").setLevel(logging.CRITICAL)
 

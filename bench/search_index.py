@@ -21,8 +21,8 @@ from pathlib import Path
 
 import polars as pl
 
-from newsetl import search
-from newsetl.warehouse import connect, migrate, transaction
+from newsetl.analysis import search
+from newsetl.storage.duckdb_file import connect, migrate, transaction
 
 
 def _synthetic(

@@ -29,9 +29,9 @@ from prefect import flow, task
 from prefect.cache_policies import NO_CACHE
 from prefect.task_runners import ProcessPoolTaskRunner
 
-from newsetl.config import Settings
 from newsetl.models import DocKind, FileRef
-from newsetl.process import process_file
+from newsetl.pipeline.process import process_file
+from newsetl.settings import Settings
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from ingest_bench import build_documents
@@ -57,8 +57,8 @@ def extract_chunk(refs: list[FileRef]) -> int:
 def extract_with_pool(refs: list[FileRef], workers: int) -> int:
     from functools import partial
 
-    from newsetl.pipeline import FileTask, _run_file_task, _worker_failure
-    from newsetl.workers import WorkerPool
+    from newsetl.pipeline.engine import FileTask, _run_file_task, _worker_failure
+    from newsetl.pipeline.workers import WorkerPool
 
     settings = Settings(db_path=Path("unused.duckdb"), workers=workers, archive_raw=False)
     with WorkerPool(partial(_run_file_task, settings=settings), _worker_failure, workers=workers) as pool:

@@ -11,11 +11,11 @@ from prefect.cache_policies import NO_CACHE
 from prefect.client.schemas.objects import State, TaskRun
 from prefect.context import FlowRunContext
 
-from newsetl.audit import AuditReport, run_audit
-from newsetl.config import Settings
+from newsetl.analysis.audit import AuditReport, run_audit
+from newsetl.analysis.search import refresh_after_run
 from newsetl.errors import TransientError
 from newsetl.models import RunSummary
-from newsetl.search import refresh_after_run
+from newsetl.settings import Settings
 
 
 def current_run_id() -> str:

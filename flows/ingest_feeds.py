@@ -22,12 +22,12 @@ from flows._common import (
     retry_if_transient,
     summary_dict,
 )
-from newsetl.config import Settings
-from newsetl.feed_pipeline import FEEDS_FLOW, Chunk, EntryResult, FeedIngest, PageTask
-from newsetl.feed_settings import FeedSettings
-from newsetl.feeds import FeedRow
 from newsetl.models import BatchReport
-from newsetl.politeness import GlobalSlot
+from newsetl.settings import Settings
+from newsetl.sources.feeds.ingest import FEEDS_FLOW, Chunk, EntryResult, FeedIngest, PageTask
+from newsetl.sources.feeds.registry import FeedRow
+from newsetl.web.politeness import GlobalSlot
+from newsetl.web.settings import FeedSettings
 
 
 @task(name="poll-feeds", cache_policy=NO_CACHE)

@@ -19,9 +19,9 @@ from flows._common import (
     retry_if_transient,
     summary_dict,
 )
-from newsetl.config import Settings
 from newsetl.models import BatchReport, Processed
-from newsetl.pipeline import FILES_FLOW, Batch, FileIngest
+from newsetl.pipeline.engine import FILES_FLOW, Batch, FileIngest
+from newsetl.settings import Settings
 
 
 @task(name="extract-batch", cache_policy=NO_CACHE)

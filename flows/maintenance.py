@@ -1,4 +1,4 @@
-"""Flow ``maintenance``: nightly warehouse upkeep (see ``newsetl.maintenance``)."""
+"""Flow ``maintenance``: nightly warehouse upkeep (see ``newsetl.analysis.maintenance``)."""
 
 from __future__ import annotations
 
@@ -9,8 +9,8 @@ from prefect.artifacts import create_markdown_artifact
 from prefect.cache_policies import NO_CACHE
 
 from flows._common import retry_if_transient
-from newsetl.config import Settings
-from newsetl.maintenance import MaintenanceReport, default_steps, run_maintenance
+from newsetl.analysis.maintenance import MaintenanceReport, default_steps, run_maintenance
+from newsetl.settings import Settings
 
 
 @task(name="maintain-warehouse", cache_policy=NO_CACHE, retries=2, retry_delay_seconds=[30, 120],

@@ -1,4 +1,4 @@
-"""Flows ``replay-rejects`` and ``reprocess``: re-run archived inputs (see newsetl.replay)."""
+"""Flows ``replay-rejects`` and ``reprocess``: re-run archived inputs (see newsetl.sources.archive.replay)."""
 
 from __future__ import annotations
 
@@ -15,9 +15,9 @@ from flows._common import (
     retry_if_transient,
     summary_dict,
 )
-from newsetl.config import Settings
 from newsetl.models import BatchReport, Processed
-from newsetl.replay import (
+from newsetl.settings import Settings
+from newsetl.sources.archive.replay import (
     REPLAY_FLOW,
     REPROCESS_FLOW,
     ArchivedInput,
@@ -25,7 +25,7 @@ from newsetl.replay import (
     select_outdated,
     select_rejects,
 )
-from newsetl.warehouse import ensure_schema, session
+from newsetl.storage.duckdb_file import ensure_schema, session
 
 
 @task(name="extract-archived-batch", cache_policy=NO_CACHE)

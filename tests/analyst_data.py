@@ -10,12 +10,12 @@ from pathlib import Path
 
 import duckdb
 
-from newsetl import search
-from newsetl.config import Settings
+from newsetl.analysis import search
 from newsetl.errors import Rejection
 from newsetl.models import DocKind
-from newsetl.pipeline import ingest_files
-from newsetl.process import article_from_bytes
+from newsetl.pipeline.engine import ingest_files
+from newsetl.pipeline.process import article_from_bytes
+from newsetl.settings import Settings
 
 ADDED_PARAGRAPH = (
     "Aktualisierung: Die Redaktion hat diesen Beitrag am Abend um neue Angaben der Beteiligten "
@@ -102,7 +102,7 @@ def ingest_corpus_feeds(db: Path) -> None:
     """Two real news feeds served on loopback (entry links on real corpus pages), polled
     twice (the second poll is answered 304), plus a feed that has gone (404): so the feed
     tables and views have real rows for the cookbook."""
-    from newsetl.feed_pipeline import ingest_feeds
+    from newsetl.sources.feeds.ingest import ingest_feeds
 
     from .feeds.conftest import fast_feed_settings, serve_news_feed
     from .feeds.server import FeedServer

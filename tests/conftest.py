@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from newsetl.config import Settings
+from newsetl.settings import Settings
 
 ROOT = Path(__file__).resolve().parents[1]
 CORPUS = Path(os.environ.get("NEWSETL_CORPUS", ROOT.parent / "shared" / "corpus")).resolve()

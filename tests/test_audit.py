@@ -8,10 +8,10 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from newsetl.archive import ArchiveError, RawArchive
-from newsetl.audit import run_audit
-from newsetl.config import Settings
-from newsetl.pipeline import ingest_files
+from newsetl.analysis.audit import run_audit
+from newsetl.pipeline.engine import ingest_files
+from newsetl.settings import Settings
+from newsetl.storage.raw_archive import ArchiveError, RawArchive
 
 from .conftest import ROOT, corpus_path
 from .helpers import BIN, table_rows

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from newsetl.cli import app
+from newsetl.cli.app import app
 
 from .conftest import ROOT
 from .helpers import table_rows
@@ -63,8 +63,8 @@ def test_search_catches_up_a_stale_or_missing_index(tmp_path: Path, corpus_wareh
     code, out, _ = invoke("reindex", "--db", str(db))
     assert code == 0
 
-    from newsetl.config import Settings
-    from newsetl.pipeline import ingest_files
+    from newsetl.pipeline.engine import ingest_files
+    from newsetl.settings import Settings
 
     fresh = tmp_path / "fresh.duckdb"  # a warehouse that never had an index
     ingest_files([ROOT / "examples"], Settings(db_path=fresh, workers=0))

@@ -11,15 +11,15 @@ from pathlib import Path
 
 import pytest
 
-from newsetl.query import run_query
+from newsetl.analysis.query import run_query
 
 from .conftest import corpus_path
 from .helpers import table_rows
 
 INGEST = """
 import json, sys
-from newsetl.config import Settings
-from newsetl.pipeline import ingest_files
+from newsetl.settings import Settings
+from newsetl.pipeline.engine import ingest_files
 if __name__ == "__main__":
     settings = Settings(db_path=sys.argv[1], workers=1, batch_size=4, lock_timeout_s=120)
     s = ingest_files([sys.argv[2]], settings)

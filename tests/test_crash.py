@@ -14,16 +14,16 @@ from pathlib import Path
 
 import pytest
 
-from newsetl.audit import run_audit
-from newsetl.config import Settings
+from newsetl.analysis.audit import run_audit
+from newsetl.settings import Settings
 
 from .conftest import corpus_path
 from .helpers import table_rows
 
 INGEST = """
 import sys
-from newsetl.config import Settings
-from newsetl.pipeline import ingest_files
+from newsetl.settings import Settings
+from newsetl.pipeline.engine import ingest_files
 if __name__ == "__main__":
     ingest_files([sys.argv[2]], Settings(db_path=sys.argv[1], workers=2, batch_size=7))
 """

@@ -6,10 +6,10 @@ from pathlib import Path
 
 import pytest
 
-from newsetl.decoding import declared_charset, decode_bytes
 from newsetl.errors import Rejection
 from newsetl.models import DocKind
-from newsetl.process import article_from_bytes
+from newsetl.pipeline.decode import declared_charset, decode_bytes
+from newsetl.pipeline.process import article_from_bytes
 
 from .conftest import corpus_path
 

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from newsetl.warehouse import connect
+from newsetl.storage.duckdb_file import connect
 
 DOC = Path(__file__).resolve().parents[1] / "docs" / "warehouse.md"
 _BLOCK = re.compile(r"```sql\n(.*?)```", re.DOTALL)

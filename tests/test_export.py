@@ -11,7 +11,7 @@ import pandas as pd
 import polars as pl
 import pytest
 
-from newsetl.export import DEFAULT_TABLES, ExportError, export
+from newsetl.analysis.export import DEFAULT_TABLES, ExportError, export
 
 
 def _source(db: Path, sql: str) -> list[tuple[object, ...]]:

@@ -9,7 +9,7 @@ import pytest
 
 from newsetl.errors import InputPathError, Rejection
 from newsetl.models import DocKind, FileRef, Processed
-from newsetl.sources.files import check_paths, classify, discover, gunzip_bounded, read_bytes
+from newsetl.sources.files.discover import check_paths, classify, discover, gunzip_bounded, read_bytes
 
 
 @pytest.mark.parametrize(

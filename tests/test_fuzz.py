@@ -18,13 +18,13 @@ import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
-from newsetl.audit import run_audit
-from newsetl.config import Settings
+from newsetl.analysis.audit import run_audit
 from newsetl.errors import Rejection
 from newsetl.models import DocKind
-from newsetl.pipeline import ingest_files
-from newsetl.process import article_from_bytes
-from newsetl.sources.feeds import parse_feed
+from newsetl.pipeline.engine import ingest_files
+from newsetl.pipeline.process import article_from_bytes
+from newsetl.settings import Settings
+from newsetl.sources.feeds.parse import parse_feed
 
 from .conftest import corpus_path
 from .helpers import table_rows

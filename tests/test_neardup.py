@@ -10,12 +10,12 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from bench.neardup_eval import build_pairs, confusion, load_articles
 
-from newsetl import neardup
-from newsetl.config import Settings
-from newsetl.neardup_eval import build_pairs, confusion, load_articles
-from newsetl.pipeline import ingest_files
-from newsetl.warehouse import connect, migrate, transaction
+from newsetl.analysis import neardup
+from newsetl.pipeline.engine import ingest_files
+from newsetl.settings import Settings
+from newsetl.storage.duckdb_file import connect, migrate, transaction
 
 from .analyst_data import wire_copy
 from .helpers import table_rows

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from newsetl.config import Settings
-from newsetl.maintenance import run_maintenance
-from newsetl.pipeline import ingest_files
-from newsetl.status import warehouse_status
+from newsetl.analysis.maintenance import run_maintenance
+from newsetl.analysis.status import warehouse_status
+from newsetl.pipeline.engine import ingest_files
+from newsetl.settings import Settings
 
 from .conftest import ROOT
 from .helpers import table_rows

@@ -6,8 +6,8 @@ import os
 import shutil
 from pathlib import Path
 
-from newsetl.config import Settings
-from newsetl.pipeline import ingest_files
+from newsetl.pipeline.engine import ingest_files
+from newsetl.settings import Settings
 
 from .conftest import corpus_path
 from .helpers import table_rows
@@ -136,7 +136,7 @@ def test_examples_folder_loads_all_three_kinds(inline_settings: Settings) -> Non
 
 def test_unchanged_files_do_not_count_towards_batch_size(tmp_path: Path, db_path: Path) -> None:
     """A no-op re-run is one batch however small batch_size is: skipped files ride along."""
-    from newsetl.pipeline import FileIngest
+    from newsetl.pipeline.engine import FileIngest
 
     pages = tmp_path / "pages"
     _copy_pages(pages, 12)
@@ -191,6 +191,6 @@ def test_two_versions_in_one_batch_keep_the_first_as_a_version(
     kept = table_rows(db, "SELECT version, text LIKE '%212 passengers%', text LIKE '%214 passengers%' "
                           "FROM article_versions ORDER BY version")  # fmt: skip
     assert kept == [(1, True, False), (2, False, True)]
-    from newsetl.audit import run_audit
+    from newsetl.analysis.audit import run_audit
 
     assert run_audit(db, inline_settings.archive_dir).ok

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import trafilatura
+from bench.evaluation import GroundTruthPage, article_extraction_benchmark, evaluate, fundus
 
 from newsetl.errors import Rejection
-from newsetl.evaluation import GroundTruthPage, article_extraction_benchmark, evaluate, fundus
 from newsetl.models import DocKind
-from newsetl.process import article_from_bytes
+from newsetl.pipeline.process import article_from_bytes
 
 from .conftest import corpus_path
 

@@ -8,10 +8,17 @@ from pathlib import Path
 
 import duckdb
 
-from newsetl.config import Settings
-from newsetl.pipeline import ingest_files
-from newsetl.replay import REPLAY_FLOW, REPROCESS_FLOW, ArchiveRun, run_all, select_outdated, select_rejects
-from newsetl.warehouse import session
+from newsetl.pipeline.engine import ingest_files
+from newsetl.settings import Settings
+from newsetl.sources.archive.replay import (
+    REPLAY_FLOW,
+    REPROCESS_FLOW,
+    ArchiveRun,
+    run_all,
+    select_outdated,
+    select_rejects,
+)
+from newsetl.storage.duckdb_file import session
 
 from .conftest import corpus_path
 from .helpers import table_rows

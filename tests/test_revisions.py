@@ -5,10 +5,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from newsetl.config import Settings
-from newsetl.history import article_history, resolve_article
-from newsetl.pipeline import ingest_files
-from newsetl.warehouse import connect
+from newsetl.analysis.history import article_history, resolve_article
+from newsetl.pipeline.engine import ingest_files
+from newsetl.settings import Settings
+from newsetl.storage.duckdb_file import connect
 
 from .analyst_data import ADDED_PARAGRAPH, read_html, revisable_page, revise_page
 from .conftest import corpus_path

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import duckdb
 
-from newsetl import search
-from newsetl.warehouse import connect
+from newsetl.analysis import search
+from newsetl.storage.duckdb_file import connect
 
 _WORD = re.compile(r"[^\W\d_]{6,}")
 

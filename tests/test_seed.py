@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from newsetl.models import DocKind
-from newsetl.process import article_from_bytes
+from newsetl.pipeline.process import article_from_bytes
 
 
 def test_seed_article(seed_file: Path) -> None:

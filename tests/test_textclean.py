@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from newsetl.textclean import (
+from newsetl.pipeline.textclean import (
     clean_text,
     content_key,
     is_teaser_line,
@@ -129,7 +129,7 @@ def test_sentences_about_copyright_are_kept(text: str) -> None:
 
 
 def test_strip_inert_keeps_json_ld_and_markup() -> None:
-    from newsetl.extract import strip_inert
+    from newsetl.pipeline.extract import strip_inert
 
     html = (
         '<html><head><script src="a.js"></script><SCRIPT>var x = "<p>";</SCRIPT>'

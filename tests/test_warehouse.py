@@ -8,8 +8,8 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from newsetl import warehouse
 from newsetl.errors import WarehouseError, WarehouseLockedError
+from newsetl.storage import duckdb_file as warehouse
 
 HOLD_LOCK = """
 import sys, time, duckdb

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from newsetl.workers import WorkerPool
+from newsetl.pipeline.workers import WorkerPool
 
 from . import workerfns
 

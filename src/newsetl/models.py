@@ -113,7 +113,7 @@ class Article:
     extractor_version: str
     # Fields taken from a feed entry because the page had none ('title', 'published_at', ...).
     filled_from_feed: list[str] = field(default_factory=list)
-    # Bottom-k MinHash sketch for near-duplicate linking (newsetl.neardup); computed in the
+    # Bottom-k MinHash sketch for near-duplicate linking (newsetl.analysis.neardup); computed in the
     # extraction workers, stored in article_sketches, not a column of articles.
     sketch: Any = None
 

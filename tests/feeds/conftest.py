@@ -13,13 +13,13 @@ from typing import Any
 import feedparser
 import pytest
 
-from newsetl.config import Settings
-from newsetl.feed_pipeline import FeedStats, ingest_feeds
-from newsetl.feed_settings import FeedSettings
-from newsetl.http import Fetcher, make_client
 from newsetl.models import RunSummary
-from newsetl.politeness import Politeness
-from newsetl.ssrf import SsrfGuard
+from newsetl.settings import Settings
+from newsetl.sources.feeds.ingest import FeedStats, ingest_feeds
+from newsetl.web.client import Fetcher, make_client
+from newsetl.web.politeness import Politeness
+from newsetl.web.settings import FeedSettings
+from newsetl.web.ssrf import SsrfGuard
 
 from ..conftest import corpus_path
 from .server import FeedServer

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from newsetl.warehouse import ensure_schema
+from newsetl.storage.duckdb_file import ensure_schema
 
 from ..helpers import table_rows
 from .conftest import fast_feed_settings, run, serve_news_feed
@@ -19,9 +19,9 @@ from .server import FeedServer
 RUN = """
 import sys
 from pathlib import Path
-from newsetl.config import Settings
-from newsetl.feed_pipeline import ingest_feeds
-from newsetl.feed_settings import FeedSettings
+from newsetl.settings import Settings
+from newsetl.sources.feeds.ingest import ingest_feeds
+from newsetl.web.settings import FeedSettings
 if __name__ == "__main__":
     db, *urls = sys.argv[1:]
     settings = Settings(db_path=Path(db), workers=0, batch_size=3, lock_timeout_s=20)

@@ -11,9 +11,9 @@ import httpx
 import pytest
 
 from newsetl import __version__
-from newsetl.http import BoundedDecoder, Fetcher, make_client, parse_retry_after
-from newsetl.politeness import Politeness
-from newsetl.ssrf import SsrfGuard
+from newsetl.web.client import BoundedDecoder, Fetcher, make_client, parse_retry_after
+from newsetl.web.politeness import Politeness
+from newsetl.web.ssrf import SsrfGuard
 
 from .conftest import fast_feed_settings
 from .server import FeedServer, Response

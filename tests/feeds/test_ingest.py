@@ -8,9 +8,9 @@ from xml.sax.saxutils import escape
 
 import pytest
 
-from newsetl.config import Settings
-from newsetl.feed_settings import FeedSettings
-from newsetl.pipeline import ingest_files
+from newsetl.pipeline.engine import ingest_files
+from newsetl.settings import Settings
+from newsetl.web.settings import FeedSettings
 
 from ..helpers import table_rows
 from .conftest import benchmark_pages, run, serve_news_feed

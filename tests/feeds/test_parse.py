@@ -12,8 +12,8 @@ import feedparser
 import pytest
 
 from newsetl.errors import Rejection
-from newsetl.http import Fetcher
-from newsetl.sources.feeds import discover_feed_links, entry_extracted, html_fragment_text, parse_feed
+from newsetl.sources.feeds.parse import discover_feed_links, entry_extracted, html_fragment_text, parse_feed
+from newsetl.web.client import Fetcher
 
 from ..conftest import CORPUS, corpus_path
 from .server import FeedServer

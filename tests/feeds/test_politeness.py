@@ -7,9 +7,9 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 
-from newsetl.http import Fetcher, make_client
-from newsetl.politeness import Politeness, RobotsCache, RobotsFile
-from newsetl.ssrf import SsrfGuard
+from newsetl.web.client import Fetcher, make_client
+from newsetl.web.politeness import Politeness, RobotsCache, RobotsFile
+from newsetl.web.ssrf import SsrfGuard
 
 from .conftest import fast_feed_settings
 from .server import FeedServer

@@ -8,8 +8,7 @@ from pathlib import Path
 import listparser
 import pytest
 
-from newsetl.feed_settings import FeedSettings
-from newsetl.feeds import (
+from newsetl.sources.feeds.registry import (
     FeedUrlError,
     Subscription,
     add_feeds,
@@ -21,7 +20,8 @@ from newsetl.feeds import (
     read_subscription_list,
     remove_feeds,
 )
-from newsetl.warehouse import ensure_schema, session
+from newsetl.storage.duckdb_file import ensure_schema, session
+from newsetl.web.settings import FeedSettings
 
 OPML = b"""<?xml version="1.0" encoding="UTF-8"?>
 <opml version="2.0">

@@ -7,10 +7,10 @@ import ipaddress
 import httpcore
 import pytest
 
-from newsetl.feed_settings import FeedSettings
-from newsetl.http import Fetcher, GuardedBackend, make_client
-from newsetl.politeness import Politeness
-from newsetl.ssrf import PolicyRefusal, SsrfGuard, address_problem, same_site
+from newsetl.web.client import Fetcher, GuardedBackend, make_client
+from newsetl.web.politeness import Politeness
+from newsetl.web.settings import FeedSettings
+from newsetl.web.ssrf import PolicyRefusal, SsrfGuard, address_problem, same_site
 
 from .conftest import fast_feed_settings
 from .server import FeedServer
@@ -158,7 +158,7 @@ def test_connections_go_only_to_approved_addresses(server: FeedServer) -> None:
     assert server.requests() == []
     # An approved pin connects without asking the resolver again.
     trusting = GuardedBackend(SsrfGuard(lambda h, p: pytest.fail("resolver must not be asked")))
-    from newsetl import http as newsetl_http
+    from newsetl.web import client as newsetl_http
 
     newsetl_http._tls.target = (("pinned.example.com", server.port), ["127.0.0.1"])
     try:

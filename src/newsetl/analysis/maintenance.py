@@ -1,0 +1,153 @@
+"""Nightly upkeep of the warehouse: close runs left by dead processes, refresh statistics,
+checkpoint the WAL into the database file, and prune what has a retention period.
+
+Each step is a small function of a connection, so the maintenance flow can run them as
+one batch task and report what each did.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import duckdb
+
+from newsetl.settings import Settings
+from newsetl.storage import runs
+from newsetl.storage.duckdb_file import session, transaction
+from newsetl.storage.raw_archive import RawArchive
+
+
+@dataclass(slots=True)
+class StepResult:
+    name: str
+    seconds: float
+    detail: str
+
+
+@dataclass(slots=True)
+class MaintenanceReport:
+    db_path: str
+    steps: list[StepResult] = field(default_factory=list)
+    size_before: int = 0
+    size_after: int = 0
+
+
+Step = Callable[[duckdb.DuckDBPyConnection], str]
+
+
+def _table_exists(conn: duckdb.DuckDBPyConnection, name: str) -> bool:
+    row = conn.execute(
+        "SELECT count(*) FROM information_schema.tables WHERE table_schema = 'main' AND table_name = ?",
+        [name],
+    ).fetchone()
+    return bool(row and row[0])
+
+
+def close_crashed_runs(conn: duckdb.DuckDBPyConnection) -> str:
+    crashed = runs.mark_crashed_runs(conn)
+    return f"{len(crashed)} run(s) marked crashed" if crashed else "no abandoned runs"
+
+
+def prune_fetch_log(retention_days: int) -> Step:
+    """Delete HTTP attempt rows older than the retention period (the feeds' fetch log)."""
+
+    def step(conn: duckdb.DuckDBPyConnection) -> str:
+        if not _table_exists(conn, "fetches"):
+            return "no fetch log yet"
+        with transaction(conn):
+            row = conn.execute(
+                "DELETE FROM fetches WHERE fetched_at < now() - to_days(?) RETURNING 1", [retention_days]
+            ).fetchall()
+        return f"{len(row)} fetch row(s) older than {retention_days} days deleted"
+
+    return step
+
+
+def refresh_search(conn: duckdb.DuckDBPyConnection) -> str:
+    """Bring full-text search up to date, however large the backlog (runs skip big ones)."""
+    from newsetl.analysis.search import refresh_search_index
+
+    report = refresh_search_index(conn)
+    added = sum(c.added for c in report.changes)
+    removed = sum(c.removed for c in report.changes)
+    return f"search index: {added} added, {removed} removed in {report.seconds:.1f} s"
+
+
+def prune_raw_archive(retention_days: int, archive_dir: Path) -> Step:
+    """Delete raw bytes not seen for ``retention_days`` (0 keeps them forever)."""
+
+    def step(conn: duckdb.DuckDBPyConnection) -> str:
+        if retention_days <= 0:
+            return "raw archive kept forever (NEWSETL_RAW_RETENTION_DAYS=0)"
+        if not _table_exists(conn, "raw_blobs"):
+            return "no raw archive yet"
+        old = [
+            r[0]
+            for r in conn.execute(
+                """SELECT sha256 FROM raw_blobs
+                   WHERE pruned_at IS NULL AND last_seen_at < now() - to_days(?)""",
+                [retention_days],
+            ).fetchall()
+        ]
+        archive = RawArchive(archive_dir)
+        with transaction(conn):
+            conn.execute(
+                "UPDATE raw_blobs SET pruned_at = now() WHERE sha256 IN (SELECT unnest($shas))", {"shas": old}
+            )
+        # Files go after the commit: a crash in between leaves files that are no longer
+        # listed (harmless), never listed blobs that are gone.
+        for sha in old:
+            archive.delete(sha)
+        return f"{len(old)} raw blob(s) older than {retention_days} days pruned"
+
+    return step
+
+
+def analyze(conn: duckdb.DuckDBPyConnection) -> str:
+    conn.execute("ANALYZE")
+    return "statistics refreshed"
+
+
+def checkpoint(conn: duckdb.DuckDBPyConnection) -> str:
+    conn.execute("FORCE CHECKPOINT")
+    return "write-ahead log merged into the database file"
+
+
+def default_steps(
+    fetch_log_retention_days: int = 30, settings: Settings | None = None
+) -> list[tuple[str, Step]]:
+    settings = settings or Settings.from_env()
+    return [
+        ("close-crashed-runs", close_crashed_runs),
+        ("prune-fetch-log", prune_fetch_log(fetch_log_retention_days)),
+        ("prune-raw-archive", prune_raw_archive(settings.raw_retention_days, settings.archive_dir)),
+        ("refresh-search", refresh_search),
+        ("analyze", analyze),
+        ("checkpoint", checkpoint),
+    ]
+
+
+def file_size(db_path: str | Path) -> int:
+    p = Path(db_path)
+    wal = p.with_name(p.name + ".wal")
+    return sum(f.stat().st_size for f in (p, wal) if f.exists())
+
+
+def run_maintenance(
+    db_path: str | Path,
+    steps: list[tuple[str, Step]] | None = None,
+    *,
+    lock_timeout_s: float = 60.0,
+) -> MaintenanceReport:
+    """Run the steps in order, each in its own short session so loads can interleave."""
+    report = MaintenanceReport(db_path=str(db_path), size_before=file_size(db_path))
+    for name, step in steps if steps is not None else default_steps():
+        t0 = time.perf_counter()
+        with session(db_path, timeout_s=lock_timeout_s) as conn:
+            detail = step(conn)
+        report.steps.append(StepResult(name, round(time.perf_counter() - t0, 3), detail))
+    report.size_after = file_size(db_path)
+    return report

@@ -1,0 +1,313 @@
+"""The ``newsetl`` command line: parses arguments and calls the library or a flow.
+
+No pipeline logic lives here (sqlite-utils' cli.py over db.py is the model).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from newsetl import __version__
+from newsetl.errors import NewsetlError
+from newsetl.settings import Settings, default_db_path
+
+app = typer.Typer(
+    name="newsetl",
+    help=(
+        "News ingestion ETL: files and feeds -> clean articles in DuckDB.\n\n"
+        "Example:  newsetl ingest examples/ --db warehouse/news.duckdb"
+    ),
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+out = Console()
+err = Console(stderr=True)
+
+DbOption = Annotated[
+    Path | None,
+    typer.Option(
+        "--db",
+        help="DuckDB warehouse file \\[default: $NEWSETL_DB or warehouse/news.duckdb]",
+        show_default=False,
+    ),
+]
+WorkersOption = Annotated[
+    int | None,
+    typer.Option(help="Extraction processes \\[default: number of CPU cores].", show_default=False),
+]
+VerboseOption = Annotated[bool, typer.Option("--verbose", "-v", help="Show Prefect's log output.")]
+JsonOption = Annotated[bool, typer.Option("--json", help="Print the run summary as JSON.")]
+
+
+def fail(message: str, code: int = 1) -> typer.Exit:
+    err.print(f"[bold red]error:[/] {message}", highlight=False, soft_wrap=True)
+    return typer.Exit(code)
+
+
+def _db(db: Path | None) -> Path:
+    return db if db is not None else default_db_path()
+
+
+def _quiet_prefect(verbose: bool) -> None:
+    """Keep Prefect's console output to warnings unless asked (set before Prefect loads)."""
+    os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+    if not verbose:
+        os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
+
+
+def _head_start(verbose: bool, workers: int | None) -> Any:
+    """Start Prefect's temporary server and the extraction workers' forkserver in the
+    background while this process does its own set-up; returns the server handle."""
+    _quiet_prefect(verbose)
+    from newsetl.cli.prefect_server import TemporaryPrefectServer
+
+    server = TemporaryPrefectServer().start()
+    if workers != 0:
+        from newsetl.pipeline.workers import prestart
+
+        threading.Thread(target=prestart, name="forkserver-prestart", daemon=True).start()
+    return server
+
+
+def _version(value: bool) -> None:
+    if value:
+        out.print(f"newsetl {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def main_callback(
+    version: Annotated[
+        bool,
+        typer.Option("--version", callback=_version, is_eager=True, help="Show the version and exit."),
+    ] = False,
+) -> None:
+    """News ingestion ETL: files and feeds -> clean articles in DuckDB."""
+
+
+# --- ingest ---------------------------------------------------------------------------
+
+
+def print_summary(summary: dict[str, Any]) -> None:
+    counts = summary["counts"]
+    table = Table(title=f"{summary['flow']} · run {summary['run_id']}", title_justify="left")
+    table.add_column("seen", justify="right")
+    for name in ("loaded", "updated", "unchanged", "duplicate", "rejected"):
+        table.add_column(name, justify="right")
+    table.add_row(str(summary["inputs"]), *(str(counts.get(k, 0)) for k in
+                  ("loaded", "updated", "unchanged", "duplicate", "rejected")))  # fmt: skip
+    out.print(table)
+    if summary["top_reasons"]:
+        reasons = Table(title="top rejection reasons", title_justify="left")
+        reasons.add_column("count", justify="right")
+        reasons.add_column("stage")
+        reasons.add_column("reason", overflow="fold")
+        for r in summary["top_reasons"]:
+            reasons.add_row(str(r["count"]), r["stage"], r["reason"])
+        out.print(reasons)
+    out.print(f"{summary['status']} in {summary['seconds']:.1f} s → {summary['db']}", highlight=False)
+
+
+@app.command()
+def ingest(
+    paths: Annotated[
+        list[Path], typer.Argument(help="Files or directories (recursive).", show_default=False)
+    ],
+    db: DbOption = None,
+    batch_size: Annotated[int, typer.Option(help="Documents per batch (one transaction each).")] = 500,
+    workers: WorkersOption = None,
+    verbose: VerboseOption = False,
+    json_out: JsonOption = False,
+) -> None:
+    """Ingest HTML pages (any charset, .gz too) and plain-text articles.
+
+    Example:  newsetl ingest ../shared/corpus/seed/ pages/ --db warehouse/news.duckdb
+    """
+    from newsetl.sources.files.discover import check_paths
+
+    try:
+        check_paths(paths)
+    except NewsetlError as exc:
+        raise fail(str(exc)) from None
+
+    def run() -> dict[str, Any]:
+        from flows.ingest_files import ingest_files
+
+        return ingest_files(
+            paths=[str(p) for p in paths], db=str(_db(db)), batch_size=batch_size, workers=workers
+        )
+
+    run_flow_command(run, db=_db(db), verbose=verbose, workers=workers, json_out=json_out)
+
+
+def run_flow_command(
+    run: Callable[[], dict[str, Any]],
+    *,
+    db: Path,
+    verbose: bool,
+    workers: int | None,
+    json_out: bool,
+    details: Callable[[dict[str, Any]], None] | None = None,
+) -> None:
+    """What every ingest command does around its flow: start Prefect's server and the
+    workers early, fail fast on an unusable warehouse, show progress, print the summary,
+    and exit 1 when the run failed or its audit did."""
+    server = _head_start(verbose, workers)
+    try:
+        from newsetl.storage.duckdb_file import ensure_schema
+
+        ensure_schema(db, timeout_s=Settings.from_env().lock_timeout_s)
+    except NewsetlError as exc:
+        server.stop()
+        raise fail(str(exc)) from None
+    with server.api(), _progress(disabled=json_out or verbose):
+        try:
+            summary = run()  # imports the flow (and so Prefect) only now
+        except NewsetlError as exc:
+            raise fail(str(exc)) from None
+    if json_out:
+        out.print_json(json.dumps(summary))
+    else:
+        print_summary(summary)
+        if details is not None:
+            details(summary)
+    if not report_audit(summary) or summary["status"] != "completed":
+        raise typer.Exit(1)
+
+
+def report_audit(summary: dict[str, Any]) -> bool:
+    """Print the audit checks that failed after a run; True when all passed."""
+    failed = [a for a in summary.get("audit", []) if not a["ok"]]
+    for a in failed:
+        err.print(f"[bold red]audit failed:[/] {a['check']}: {a['detail']}", highlight=False)
+    return not failed
+
+
+class _progress:
+    """A live counter fed by the pipeline's progress hook (total unknown: discovery is lazy)."""
+
+    def __init__(self, disabled: bool) -> None:
+        self.disabled = disabled or not err.is_terminal
+        self._ctx: Any = None
+
+    def __enter__(self) -> _progress:
+        if self.disabled:
+            return self
+        from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
+        from newsetl.models import BatchReport
+        from newsetl.pipeline import progress
+
+        self.totals = BatchReport()
+        self.started = time.monotonic()
+        self.bar = Progress(SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(),
+                            console=err, transient=True)  # fmt: skip
+        self.task = self.bar.add_task("starting…")
+        self.bar.start()
+
+        def hook(report: BatchReport) -> None:
+            self.totals.merge(report)
+            rate = self.totals.total / max(time.monotonic() - self.started, 1e-6)
+            c = self.totals.counts
+            self.bar.update(
+                self.task,
+                description=(
+                    f"{self.totals.total} inputs · loaded {c['loaded']} · updated {c['updated']} · "
+                    f"unchanged {c['unchanged']} · duplicate {c['duplicate']} · rejected {c['rejected']}"
+                    f" · {rate:.1f}/s"
+                ),
+            )
+
+        self._ctx = progress.reporting(hook)
+        self._ctx.__enter__()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._ctx is not None:
+            self._ctx.__exit__(*exc)
+            self.bar.stop()
+
+
+# --- sql ------------------------------------------------------------------------------
+
+
+@app.command()
+def sql(
+    query: Annotated[str, typer.Argument(help="SQL to run (read-only).", show_default=False)],
+    db: DbOption = None,
+    fmt: Annotated[str, typer.Option("--format", "-f", help="table, csv, json or markdown.")] = "table",
+    max_rows: Annotated[int, typer.Option(help="Rows to print in table format.")] = 200,
+    wait: Annotated[float, typer.Option(help="Seconds to wait while a writer holds the lock.")] = 15.0,
+) -> None:
+    """Run a read-only SQL query against the warehouse and print the result.
+
+    Example:  newsetl sql "SELECT language, count(*) FROM articles GROUP BY ALL"
+    """
+    import duckdb
+
+    from newsetl.analysis.query import run_query
+
+    try:
+        columns, rows = run_query(_db(db), query, timeout_s=wait)
+    except NewsetlError as exc:
+        raise fail(str(exc)) from None
+    except duckdb.Error as exc:
+        raise fail(" ".join(str(exc).split())) from None
+    render_rows(columns, rows, fmt, max_rows)
+
+
+def render_rows(columns: list[str], rows: list[tuple[Any, ...]], fmt: str, max_rows: int) -> None:
+    if fmt == "json":
+        sys.stdout.write(
+            json.dumps([dict(zip(columns, r, strict=True)) for r in rows], default=str, ensure_ascii=False)
+        )
+        sys.stdout.write("\n")
+    elif fmt == "csv":
+        import csv
+
+        writer = csv.writer(sys.stdout)
+        writer.writerow(columns)
+        writer.writerows(rows)
+    elif fmt == "markdown":
+        sys.stdout.write("| " + " | ".join(columns) + " |\n|" + "---|" * len(columns) + "\n")
+        for r in rows:
+            cells = ("" if v is None else " ".join(str(v).split()).replace("|", "\\|") for v in r)
+            sys.stdout.write("| " + " | ".join(cells) + " |\n")
+    elif fmt == "table":
+        table = Table(show_lines=False)
+        for c in columns:
+            table.add_column(c, overflow="fold")
+        for r in rows[:max_rows]:
+            table.add_row(*("NULL" if v is None else str(v) for v in r))
+        out.print(table)
+        if len(rows) > max_rows:
+            err.print(f"({len(rows)} rows, {max_rows} shown; use --max-rows or --format csv)")
+    else:
+        raise fail(f"unknown format {fmt!r} (table, csv, json, markdown)", code=2)
+
+
+# Command groups of other areas live in their own modules (cli_<area>.py) and register
+# themselves on ``app`` when imported here, below everything they use.
+from newsetl.cli import analyst as cli_analyst  # noqa: E402, F401
+from newsetl.cli import feeds as cli_feeds  # noqa: E402, F401
+from newsetl.cli import ops as cli_ops  # noqa: E402, F401
+
+
+def main() -> None:
+    app()
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

@@ -1,0 +1,260 @@
+"""``newsetl feeds ...`` (the registry) and ``newsetl ingest-feeds`` (the flow).
+
+Only argument parsing and printing here; the work is in :mod:`newsetl.sources.feeds.registry` and
+:mod:`newsetl.sources.feeds.ingest`.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from newsetl.cli.app import (
+    DbOption,
+    JsonOption,
+    VerboseOption,
+    WorkersOption,
+    _db,
+    app,
+    fail,
+    out,
+    render_rows,
+    run_flow_command,
+)
+from newsetl.errors import NewsetlError
+from newsetl.settings import Settings
+
+feeds_app = typer.Typer(
+    name="feeds",
+    help=(
+        "Manage the feed registry: add, list (with health), remove, import OPML, export OPML.\n\n"
+        "Example:  newsetl feeds add https://www.heise.de/rss/heise-atom.xml --name heise"
+    ),
+    no_args_is_help=True,
+)
+app.add_typer(feeds_app)
+
+_NO_FEED_TABLES = "this warehouse has no feed tables yet: `newsetl feeds add URL` creates them"
+
+
+def _lock_timeout() -> float:
+    return Settings.from_env().lock_timeout_s
+
+
+def _write_session(db: Path | None) -> Any:
+    from newsetl.storage.duckdb_file import ensure_schema, session
+
+    path = _db(db)
+    ensure_schema(path, timeout_s=_lock_timeout())
+    return session(path, timeout_s=_lock_timeout())
+
+
+@feeds_app.command("add")
+def feeds_add(
+    urls: Annotated[list[str], typer.Argument(help="Feed URLs (http/https).", show_default=False)],
+    name: Annotated[str | None, typer.Option(help="A name for the feed (one URL only).")] = None,
+    category: Annotated[str | None, typer.Option(help="A folder/category for the feeds.")] = None,
+    db: DbOption = None,
+) -> None:
+    """Register feeds; adding one again is harmless (a new --name replaces the old).
+
+    Example:  newsetl feeds add https://rss.orf.at/news.xml --name "ORF News"
+    """
+    from newsetl.sources.feeds.registry import Subscription, add_feeds
+
+    if name and len(urls) > 1:
+        raise fail("--name applies to one feed; add feeds one by one to name them", code=2)
+    try:
+        with _write_session(db) as conn:
+            added = add_feeds(conn, [Subscription(u, name, category) for u in urls])
+    except NewsetlError as exc:
+        raise fail(str(exc)) from None
+    for url, new in added:
+        out.print(f"{'added' if new else 'already registered'}: {url}", highlight=False, soft_wrap=True)
+
+
+@feeds_app.command("list")
+def feeds_list(
+    db: DbOption = None,
+    fmt: Annotated[str, typer.Option("--format", "-f", help="table, csv, json or markdown.")] = "table",
+    max_rows: Annotated[int, typer.Option(help="Rows to print in table format.")] = 500,
+) -> None:
+    """Registered feeds with their health: status, last success, error streak, next check, entries.
+
+    Example:  newsetl feeds list --format csv > feeds.csv
+    """
+    import duckdb
+
+    from newsetl.sources.feeds.registry import feed_health
+    from newsetl.storage.duckdb_file import session
+
+    try:
+        with session(_db(db), read_only=True, timeout_s=15) as conn:
+            columns, rows = feed_health(conn)
+    except NewsetlError as exc:
+        raise fail(str(exc)) from None
+    except duckdb.CatalogException:
+        raise fail(_NO_FEED_TABLES) from None
+    render_rows(columns, rows, fmt, max_rows)
+
+
+@feeds_app.command("remove")
+def feeds_remove(
+    urls: Annotated[list[str], typer.Argument(help="Feed URLs to unregister.", show_default=False)],
+    db: DbOption = None,
+) -> None:
+    """Unregister feeds. Their entries and articles stay in the warehouse.
+
+    Example:  newsetl feeds remove https://rss.orf.at/news.xml
+    """
+    from newsetl.sources.feeds.registry import feed_url, remove_feeds
+
+    try:
+        with _write_session(db) as conn:
+            removed = set(remove_feeds(conn, urls))
+    except NewsetlError as exc:
+        raise fail(str(exc)) from None
+    missing = [u for u in urls if feed_url(u) not in removed]
+    for url in sorted(removed):
+        out.print(f"removed: {url}", highlight=False, soft_wrap=True)
+    if missing:
+        raise fail(f"not registered: {', '.join(missing)}")
+
+
+@feeds_app.command("import")
+def feeds_import(
+    file: Annotated[Path, typer.Argument(help="OPML file, or a text file with one URL per line.")],
+    category: Annotated[str | None, typer.Option(help="Category for feeds that have none.")] = None,
+    db: DbOption = None,
+) -> None:
+    """Register every feed of an OPML export (any feed reader) or of a plain URL list.
+
+    Example:  newsetl feeds import subscriptions.opml
+    """
+    from newsetl.sources.feeds.registry import Subscription, add_feeds, read_subscription_list
+
+    try:
+        data = file.read_bytes()
+    except OSError as exc:
+        raise fail(f"cannot read {file}: {exc.strerror or exc}") from None
+    try:
+        subs = read_subscription_list(data)
+        if not subs:
+            raise fail(f"no feed URLs found in {file}")
+        subs = [Subscription(s.url, s.name, s.category or category) for s in subs]
+        with _write_session(db) as conn:
+            added = add_feeds(conn, subs)
+    except NewsetlError as exc:
+        raise fail(str(exc)) from None
+    n_new = sum(1 for _, new in added if new)
+    out.print(f"{n_new} feeds added, {len(added) - n_new} already registered", highlight=False)
+
+
+@feeds_app.command("export")
+def feeds_export(
+    file: Annotated[Path | None, typer.Argument(help="Write here instead of standard output.")] = None,
+    db: DbOption = None,
+) -> None:
+    """Write the registry as OPML 2.0, for another feed reader or another warehouse.
+
+    Example:  newsetl feeds export subscriptions.opml
+    """
+    import duckdb
+
+    from newsetl.sources.feeds.registry import export_opml
+    from newsetl.storage.duckdb_file import session
+
+    try:
+        with session(_db(db), read_only=True, timeout_s=15) as conn:
+            rows = conn.execute(
+                """SELECT url, coalesce(name, title), category, site_url FROM feeds
+                   ORDER BY category NULLS FIRST, url"""
+            ).fetchall()
+    except NewsetlError as exc:
+        raise fail(str(exc)) from None
+    except duckdb.CatalogException:
+        raise fail(_NO_FEED_TABLES) from None
+    data = export_opml(rows)
+    if file is None:
+        sys.stdout.buffer.write(data)
+    else:
+        file.write_bytes(data)
+        out.print(f"{len(rows)} feeds written to {file}", highlight=False)
+
+
+@app.command("ingest-feeds")
+def ingest_feeds_cmd(
+    urls: Annotated[
+        list[str] | None,
+        typer.Argument(
+            help="Feeds to poll now (registered if new) \\[default: every due feed].", show_default=False
+        ),
+    ] = None,
+    db: DbOption = None,
+    all_feeds: Annotated[bool, typer.Option("--all", help="Poll every registered feed, due or not.")] = False,
+    allow_private_hosts: Annotated[
+        bool,
+        typer.Option(
+            "--allow-private-hosts",
+            help="Let links in feeds reach private/loopback addresses [env NEWSETL_ALLOW_PRIVATE_HOSTS=1].",
+        ),
+    ] = False,
+    no_pages: Annotated[
+        bool, typer.Option("--no-pages", help="Use the entries' own content; fetch no article pages.")
+    ] = False,
+    ignore_robots: Annotated[
+        bool, typer.Option("--ignore-robots", help="Do not check robots.txt before fetching pages.")
+    ] = False,
+    host_delay: Annotated[
+        float | None,
+        typer.Option(
+            help="Seconds between two requests to one host \\[default: 1, env NEWSETL_HOST_DELAY].",
+            show_default=False,
+        ),
+    ] = None,
+    batch_size: Annotated[int, typer.Option(help="Entries per batch (one transaction each).")] = 500,
+    workers: WorkersOption = None,
+    verbose: VerboseOption = False,
+    json_out: JsonOption = False,
+) -> None:
+    """Poll feeds (conditional GET) and load their new entries' pages as articles.
+
+    Example:  newsetl ingest-feeds https://www.heise.de/rss/heise-atom.xml --db warehouse/news.duckdb
+    """
+    from newsetl.sources.feeds.registry import feed_url
+
+    try:
+        for u in urls or []:
+            feed_url(u)
+    except NewsetlError as exc:
+        raise fail(str(exc)) from None
+
+    def run() -> dict[str, Any]:
+        from flows.ingest_feeds import ingest_feeds
+
+        return ingest_feeds(
+            urls=list(urls or []),
+            db=str(_db(db)),
+            all_feeds=all_feeds,
+            batch_size=batch_size,
+            workers=workers,
+            allow_private_hosts=True if allow_private_hosts else None,
+            fetch_pages=False if no_pages else None,
+            respect_robots=False if ignore_robots else None,
+            host_delay=host_delay,
+        )
+
+    def details(summary: dict[str, Any]) -> None:
+        s = summary["feeds"]
+        out.print(
+            f"feeds: {s['feeds']} polled · {s['not_modified']} not modified · "
+            f"{s['unchanged_body']} unchanged · {s['parsed']} parsed · {s['failed']} failed · "
+            f"{s['new_entries']} new entries ({s['known_entries']} known) · {s['pages_fetched']} pages · "
+            f"{s['from_feed']} from feed content · {s['refused']} refused",
+            highlight=False,
+        )
+
+    run_flow_command(run, db=_db(db), verbose=verbose, workers=workers, json_out=json_out, details=details)

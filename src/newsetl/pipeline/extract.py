@@ -1,0 +1,309 @@
+"""Extract stage: HTML -> main text + metadata with trafilatura; plain text -> clean text.
+
+Pure functions of their input (no I/O), run inside worker processes.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import html as htmllib
+import logging
+import re
+from typing import Any
+
+import trafilatura
+from courlan import extract_domain
+from htmldate import find_date
+from lxml.html import HtmlElement
+from trafilatura.metadata import (
+    examine_meta,
+    extract_author,
+    extract_license,
+    extract_meta_json,
+    extract_sitename,
+    extract_title,
+    extract_url,
+)
+from trafilatura.settings import Document
+from trafilatura.utils import load_html
+
+from newsetl.errors import Rejection
+from newsetl.models import Extracted, Stage
+from newsetl.pipeline.textclean import clean_text, split_plain_text
+
+# Bump when newsetl's own cleaning rules change, so reprocessing can tell versions apart.
+EXTRACT_REVISION = 1
+EXTRACTOR_VERSION = f"trafilatura-{trafilatura.__version__}+newsetl-{EXTRACT_REVISION}"
+
+for _name in ("trafilatura", "htmldate", "courlan", "justext", "readability"):
+    # Every failure becomes a recorded rejection with a reason; library chatter adds nothing.
+    logging.getLogger(_name).setLevel(logging.CRITICAL)
+
+_HEAD_SCAN = 300_000
+_SITE_FROM_URL = re.compile(r"https?://(?:www\.|w[0-9]+\.)?([^/]+)")
+_HEAD_END = re.compile(r"</head\s*>|<body[\s>]", re.IGNORECASE)
+_ATTR = re.compile(r"""([\w:.\-]+)\s*=\s*(?:"([^"]*)"|'([^']*)'|([^\s"'>]+))""")
+_HTML_LANG = re.compile(
+    r"<html\b[^>]*?\blang\s*=\s*[\"']?\s*([A-Za-z]{2,3})(?:[-_][A-Za-z0-9]+)*", re.IGNORECASE
+)
+_JSONLD_PUBLISHED = re.compile(r'"datePublished"\s*:\s*"([^"]{8,40})"')
+_TIME_PUBLISHED = re.compile(
+    r"<time\b[^>]*itemprop\s*=\s*[\"']datePublished[\"'][^>]*>|<time\b[^>]*\bpubdate\b[^>]*>",
+    re.IGNORECASE,
+)
+_PUBLISHED_KEYS = (
+    "article:published_time",
+    "og:article:published_time",
+    "datepublished",
+    "article.published",
+    "publishdate",
+    "publish-date",
+    "pubdate",
+    "parsely-pub-date",
+    "sailthru.date",
+    "dc.date.issued",
+    "dcterms.issued",
+    "date",
+)
+_LANG_KEYS = ("content-language", "language", "dc.language", "og:locale")
+_WANTED_META = re.compile(
+    r"<meta\b[^>]*?\b(?:property|name|itemprop|http-equiv)\s*=\s*[\"']?(?:"
+    + "|".join(re.escape(k) for k in (*_PUBLISHED_KEYS, *_LANG_KEYS))
+    + r")[\"'\s/>][^>]*>",
+    re.IGNORECASE,
+)
+
+
+def _meta_tags(head: str) -> dict[str, str]:
+    """First value per lower-cased name/property/itemprop/http-equiv of the <meta> tags we use.
+
+    One regex pass picks only the tags named in ``_PUBLISHED_KEYS``/``_LANG_KEYS``; parsing
+    the attributes of every meta tag on a page costs more than the rest of this module.
+    """
+    found: dict[str, str] = {}
+    for tag in _WANTED_META.findall(head):
+        attrs = {
+            m.group(1).lower(): m.group(2) or m.group(3) or m.group(4) or "" for m in _ATTR.finditer(tag)
+        }
+        content = attrs.get("content")
+        if content is None:
+            continue
+        for key in ("property", "name", "itemprop", "http-equiv"):
+            name = attrs.get(key)
+            if name:
+                found.setdefault(name.strip().lower(), htmllib.unescape(content).strip())
+    return found
+
+
+def _published_from_markup(html: str, metas: dict[str, str]) -> tuple[str, str] | None:
+    """A publication timestamp the page states explicitly, with where it was found."""
+    for key in _PUBLISHED_KEYS:
+        value = metas.get(key)
+        if value and any(ch.isdigit() for ch in value):
+            return value, f"meta:{key}"
+    m = _JSONLD_PUBLISHED.search(html)
+    if m:
+        return m.group(1), "json-ld"
+    m = _TIME_PUBLISHED.search(html)
+    if m:
+        attr = re.search(r"""datetime\s*=\s*["']([^"']+)["']""", m.group(0))
+        if attr:
+            return attr.group(1), "time-element"
+    return None
+
+
+def _declared_language(head: str, metas: dict[str, str]) -> str | None:
+    m = _HTML_LANG.search(head[:20000])
+    if m:
+        return m.group(1).lower()
+    for key in _LANG_KEYS:
+        value = metas.get(key)
+        if value:
+            code = re.split(r"[-_,; ]", value.strip())[0].lower()
+            if 2 <= len(code) <= 3 and code.isalpha():
+                return code
+    return None
+
+
+def _split_people(value: str | None) -> list[str]:
+    if not value:
+        return []
+    seen: list[str] = []
+    for part in re.split(r";|\|", value):
+        name = " ".join(part.split()).strip(" ,")
+        if name and name not in seen:
+            seen.append(name)
+    return seen
+
+
+def _as_list(value: Any) -> list[str]:
+    if not value:
+        return []
+    if isinstance(value, str):
+        value = value.split(",")
+    return [v.strip() for v in value if isinstance(v, str) and v.strip()]
+
+
+def page_metadata(tree: HtmlElement, url: str | None, *, need_date: bool = True) -> Document:
+    """trafilatura's ``extract_metadata``, minus the guesses newsetl does not need.
+
+    Same steps and order (meta tags, JSON-LD, then title, author, URL, date and site-name
+    fallbacks, licence), except: categories come only from what the page declares (JSON-LD
+    ``articleSection``), not from scanning every link for ``/category/`` paths; and
+    htmldate's search runs only when the page states no publication timestamp (which wins
+    anyway). On news pages that is a fifth of the extraction time saved, and the same
+    title, authors, URL, site name and date. Written against trafilatura 2.3 (pinned).
+    """
+    doc = examine_meta(tree)
+    if doc.author and " " not in doc.author:  # a single word is a handle, not a name
+        doc.author = None
+    # trafilatura's JSON-LD parsing can fail on odd markup; the meta tags remain.
+    with contextlib.suppress(Exception):
+        doc = extract_meta_json(tree, doc)
+    if not doc.title:
+        doc.title = extract_title(tree)
+    if not doc.author:
+        doc.author = extract_author(tree)
+    if not doc.url:
+        doc.url = extract_url(tree, url)
+    if doc.url:
+        doc.hostname = extract_domain(doc.url, fast=True)
+    if need_date:
+        # htmldate asserts on trees whose root is a foreign element (``<svg><p>``); a page
+        # it cannot date is still an article, just an undated one.
+        try:
+            doc.date = find_date(tree, url=doc.url, original_date=True, extensive_search=True)
+        except Exception:  # any htmldate failure means "no date found"
+            doc.date = None
+    if not doc.sitename:
+        doc.sitename = extract_sitename(tree)
+    if doc.sitename:
+        doc.sitename = doc.sitename.lstrip("@")
+        if doc.sitename and "." not in doc.sitename and not doc.sitename[0].isupper():
+            doc.sitename = doc.sitename.title()
+    elif doc.url and (m := _SITE_FROM_URL.match(doc.url)):
+        doc.sitename = m[1]
+    doc.license = extract_license(tree)
+    doc.clean_and_trim()
+    return doc
+
+
+_INERT_OPEN = re.compile(r"<(script|style)\b([^>]*)>", re.IGNORECASE)
+_INERT_CLOSE = {
+    "script": re.compile(r"</script\s*>", re.IGNORECASE),
+    "style": re.compile(r"</style\s*>", re.IGNORECASE),
+}
+
+
+def strip_inert(html: str) -> str:
+    """Empty ``<script>`` and ``<style>`` elements before parsing (JSON-LD scripts stay).
+
+    trafilatura deletes them after parsing anyway; on news pages they are half the bytes,
+    so parsing and cleaning a page without them costs ~6% less, with the same result on
+    every corpus page. Like a browser, an element ends at its first closing tag.
+    """
+    out: list[str] = []
+    pos = 0
+    while (m := _INERT_OPEN.search(html, pos)) is not None:
+        tag = m.group(1).lower()
+        close = _INERT_CLOSE[tag].search(html, m.end())
+        if close is None:
+            break
+        if tag == "script" and "ld+json" in m.group(2).lower():
+            out.append(html[pos : close.end()])
+        else:
+            out.append(html[pos : m.start()])
+            out.append(f"<{tag}></{tag}>")
+        pos = close.end()
+    if pos == 0:
+        return html
+    out.append(html[pos:])
+    return "".join(out)
+
+
+def extract_html(html: str, *, url: str | None = None, focus: str = "balanced") -> Extracted:
+    """Main text and metadata of one page; :class:`Rejection` when there is no article text.
+
+    The page is parsed once: metadata is read from the tree, and trafilatura extracts the
+    main text from its own copy of it.
+    """
+    head = html[:_HEAD_SCAN]
+    end = _HEAD_END.search(head)
+    metas = _meta_tags(head if end is None else head[: end.start()])
+    tree = load_html(strip_inert(html))
+    if tree is None:
+        raise Rejection(Stage.EXTRACT, "not an HTML document (no parseable tree)")
+    published = _published_from_markup(html, metas)
+    meta = page_metadata(tree, url, need_date=published is None)
+    try:
+        doc = _bare_extraction(tree, url or meta.url, focus)
+    except Exception as exc:  # a library crash on odd markup is a rejection
+        reason = f"trafilatura failed on this markup ({type(exc).__name__}: {exc})"
+        raise Rejection(Stage.EXTRACT, reason[:300]) from exc
+    if not isinstance(doc, Document) or not (doc.text or "").strip():
+        raise Rejection(Stage.EXTRACT, "no main text found (trafilatura)")
+    title = _clean_title(meta.title)
+    text = _drop_leading_title(clean_text(doc.text or ""), title)
+    if not text:
+        raise Rejection(Stage.EXTRACT, "no main text left after cleaning")
+    date: str | None = meta.date
+    date_source: str | None = "htmldate" if meta.date else None
+    if published is not None:
+        date, date_source = published
+    return Extracted(
+        text=text,
+        text_source="html",
+        title=title,
+        authors=_split_people(meta.author),
+        date=date,
+        date_source=date_source,
+        url=meta.url,
+        sitename=meta.sitename or None,
+        description=(meta.description or None),
+        categories=_as_list(meta.categories),
+        tags=_as_list(meta.tags),
+        image=meta.image or None,
+        declared_language=_declared_language(head, metas),
+        page_type=meta.pagetype or None,
+        license=meta.license or None,
+    )
+
+
+def _bare_extraction(tree: HtmlElement, url: str | None, focus: str) -> Document | None:
+    doc = trafilatura.bare_extraction(
+        tree,
+        url=url,
+        fast=True,
+        favor_precision=focus == "precision",
+        favor_recall=focus == "recall",
+        include_comments=False,
+        include_tables=True,
+        with_metadata=False,
+    )
+    return doc if isinstance(doc, Document) else None
+
+
+def _drop_leading_title(text: str, title: str | None) -> str:
+    """The headline is stored in ``title``; repeating it as the first paragraph is noise."""
+    if not title:
+        return text
+    first, _, rest = text.partition("\n")
+    if rest and first.casefold() == title.casefold():
+        return rest
+    return text
+
+
+def _clean_title(title: str | None) -> str | None:
+    if not title:
+        return None
+    title = " ".join(title.split())
+    return title or None
+
+
+def extract_plain_text(text: str) -> Extracted:
+    """A plain-text article: title only if the first line is one, teasers stripped."""
+    title, paragraphs = split_plain_text(text)
+    body = "\n".join(paragraphs)
+    if not body.strip():
+        raise Rejection(Stage.EXTRACT, "no text left after cleaning")
+    return Extracted(text=body, text_source="text", title=title)

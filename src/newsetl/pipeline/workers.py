@@ -1,0 +1,224 @@
+"""A process pool for CPU-bound extraction that survives crashing and hanging inputs.
+
+At most ``workers + 1`` items are in flight at any time, so when a worker dies (a
+segfault in a C parser, the OOM killer) or an input hangs, the suspects are known: they
+are retried alone in a fresh pool, and only the input that fails again is rejected. The
+rest of the batch is never lost.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import multiprocessing
+import os
+import signal
+import threading
+import time
+from collections.abc import Callable, Sequence
+from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from concurrent.futures.process import BrokenProcessPool
+from typing import Generic, TypeVar
+
+from newsetl.errors import TerminalError
+from newsetl.pipeline import faults
+
+T = TypeVar("T")
+R = TypeVar("R")
+
+_PRELOAD = ["newsetl.pipeline.worker_init"]
+
+
+class WorkerStartError(TerminalError):
+    """Worker processes cannot be started at all: a run-level failure, not an input's."""
+
+
+def _context() -> multiprocessing.context.ForkServerContext:
+    # forkserver, not fork: the parent runs threads (Prefect, DuckDB) that a fork would copy
+    # mid-flight; the forkserver is a clean process that imported the extractors once.
+    ctx = multiprocessing.get_context("forkserver")
+    ctx.set_forkserver_preload(_PRELOAD)
+    return ctx
+
+
+def prestart() -> None:
+    """Start the forkserver (and its ~2 s of imports) now, e.g. while Prefect starts up."""
+    _context()
+    from multiprocessing import forkserver
+
+    forkserver.ensure_running()
+
+
+def _watch_parent(pid: int) -> None:
+    # A worker blocks on its task queue forever if the pool's owner is killed (kill -9):
+    # it holds the queue's write end itself, so it never sees EOF. Leave with the owner.
+    while True:
+        time.sleep(1.0)
+        if not pid_is_alive(pid):
+            os._exit(70)
+
+
+def _init_worker(memory_limit_mb: int, owner_pid: int) -> None:
+    # Ctrl-C is for the parent to handle; workers are torn down by it.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    threading.Thread(target=_watch_parent, args=(owner_pid,), name="watch-owner", daemon=True).start()
+    if memory_limit_mb > 0:
+        import resource
+
+        limit = memory_limit_mb * 1024 * 1024
+        # A platform that refuses the cap runs without one.
+        with contextlib.suppress(ValueError, OSError):
+            resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
+    from newsetl.pipeline import worker_init
+
+    worker_init.warm_up()
+
+
+def _ping() -> int:
+    return os.getpid()
+
+
+class WorkerPool(Generic[T, R]):
+    """Map ``fn`` over items in worker processes, turning crashes and hangs into results.
+
+    ``on_failure(item, reason)`` builds the result for an item whose worker crashed or
+    timed out. With ``workers=0`` everything runs in the calling process (no isolation).
+    """
+
+    def __init__(
+        self,
+        fn: Callable[[T], R],
+        on_failure: Callable[[T, str], R],
+        *,
+        workers: int,
+        item_timeout_s: float = 120.0,
+        memory_limit_mb: int = 4096,
+    ) -> None:
+        self._fn = fn
+        self._on_failure = on_failure
+        self.workers = workers
+        self.item_timeout_s = item_timeout_s
+        self.memory_limit_mb = memory_limit_mb
+        self._executor: ProcessPoolExecutor | None = None
+        self._lock = threading.Lock()
+        self.restarts = 0
+
+    def __enter__(self) -> WorkerPool[T, R]:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def _pool(self) -> ProcessPoolExecutor:
+        if self._executor is None:
+            ctx = _context()
+            self._executor = ProcessPoolExecutor(
+                max_workers=self.workers,
+                mp_context=ctx,
+                initializer=_init_worker,
+                initargs=(self.memory_limit_mb, os.getpid()),
+            )
+            try:
+                # A pool that cannot start (e.g. a script without a __main__ guard) would
+                # otherwise look like every input crashing its worker.
+                self._executor.submit(_ping).result(timeout=300)
+            except Exception as exc:
+                self._executor.shutdown(wait=False, cancel_futures=True)
+                self._executor = None
+                raise WorkerStartError(
+                    "worker processes failed to start; scripts using newsetl must guard their "
+                    f"entry point with `if __name__ == '__main__':` ({type(exc).__name__}: {exc})"
+                ) from exc
+        return self._executor
+
+    def _kill(self) -> None:
+        """Tear the pool down hard (a hung worker never returns on its own)."""
+        ex, self._executor = self._executor, None
+        if ex is None:
+            return
+        procs = list(getattr(ex, "_processes", {}).values())  # no public API to kill workers
+        for p in procs:
+            with contextlib.suppress(OSError, AttributeError):
+                p.kill()
+        ex.shutdown(wait=True, cancel_futures=True)
+        self.restarts += 1
+
+    def close(self) -> None:
+        ex, self._executor = self._executor, None
+        if ex is not None:
+            ex.shutdown(wait=True, cancel_futures=True)
+
+    def map(self, items: Sequence[T]) -> list[R]:
+        """Results in input order; never raises because of one item.
+
+        Calls from several threads are served one after the other: crash recovery tears
+        the whole pool down, which must not happen under another caller's feet.
+        """
+        if not items:
+            return []
+        if self.workers == 0:
+            return [self._fn(it) for it in items]
+        with self._lock:
+            results: dict[int, R] = {}
+            self._run(list(range(len(items))), items, results, window=self.workers + 1)
+        return [results[i] for i in range(len(items))]
+
+    def _run(self, todo: list[int], items: Sequence[T], results: dict[int, R], window: int) -> None:
+        queue = list(reversed(todo))
+        inflight: dict[Future[R], tuple[int, float]] = {}
+        suspects: list[int] = []
+        while queue or inflight:
+            while queue and len(inflight) < window:
+                idx = queue.pop()
+                try:
+                    fut = self._pool().submit(self._fn, items[idx])
+                except BrokenProcessPool:
+                    queue.append(idx)
+                    self._kill()
+                    continue
+                inflight[fut] = (idx, time.monotonic())
+            done, _ = wait(list(inflight), timeout=min(1.0, self.item_timeout_s), return_when=FIRST_COMPLETED)
+            broken = False
+            for fut in done:
+                faults.hit("extract.item")
+                idx, _started = inflight.pop(fut)
+                try:
+                    results[idx] = fut.result()
+                except BrokenProcessPool:
+                    broken = True
+                    suspects.append(idx)
+                except Exception as exc:  # the function itself raised: a bug, not the input's fault
+                    results[idx] = self._on_failure(items[idx], f"worker error: {type(exc).__name__}: {exc}")
+            if broken:
+                suspects.extend(idx for idx, _ in inflight.values())
+                inflight.clear()
+                self._kill()
+                continue
+            now = time.monotonic()
+            overdue = [f for f, (_, t0) in inflight.items() if now - t0 > self.item_timeout_s]
+            if overdue:
+                for f in overdue:
+                    idx, _ = inflight.pop(f)
+                    results[idx] = self._on_failure(
+                        items[idx], f"processing timed out after {self.item_timeout_s:g} s"
+                    )
+                # Innocent bystanders in the same pool go back to the queue.
+                queue.extend(idx for idx, _ in inflight.values())
+                inflight.clear()
+                self._kill()
+        if suspects:
+            if window == 1:
+                for idx in suspects:
+                    results[idx] = self._on_failure(items[idx], "worker process crashed on this input")
+                return
+            for idx in sorted(set(suspects)):
+                self._run([idx], items, results, window=1)
+
+
+def pid_is_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True

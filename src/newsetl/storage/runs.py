@@ -1,0 +1,182 @@
+"""The ``runs`` table: one row per flow run, opened at start and closed with its counts.
+
+Counts are always recomputed from the ``inputs`` ledger, so ``runs`` can never disagree
+with it. A run left 'running' by a process that no longer exists is marked 'crashed' the
+next time any run starts.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import platform
+import socket
+import sys
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Any
+
+import duckdb
+import trafilatura
+
+from newsetl import __version__
+from newsetl.models import BatchReport, Outcome, RunSummary
+from newsetl.pipeline.extract import EXTRACTOR_VERSION
+from newsetl.pipeline.workers import pid_is_alive
+from newsetl.storage.duckdb_file import transaction
+
+log = logging.getLogger(__name__)
+
+
+def _jsonable(params: dict[str, Any]) -> str:
+    return json.dumps(params, default=str, sort_keys=True)
+
+
+def mark_crashed_runs(conn: duckdb.DuckDBPyConnection) -> list[str]:
+    """Runs still 'running' whose process is gone (same host) are marked 'crashed'."""
+    host = socket.gethostname()
+    rows = conn.execute("SELECT run_id, hostname, pid FROM runs WHERE status = 'running'").fetchall()
+    dead = [
+        run_id
+        for run_id, run_host, pid in rows
+        if run_host == host and pid is not None and pid != os.getpid() and not pid_is_alive(pid)
+    ]
+    if dead:
+        with transaction(conn):
+            for run_id in dead:
+                _close(
+                    conn,
+                    run_id,
+                    "crashed",
+                    "process ended without closing the run (killed or crashed)",
+                )
+    return dead
+
+
+def start_run(
+    conn: duckdb.DuckDBPyConnection, run_id: str, flow: str, parameters: dict[str, Any]
+) -> datetime:
+    mark_crashed_runs(conn)
+    started = datetime.now(UTC)
+    with transaction(conn):
+        conn.execute(
+            """INSERT INTO runs (run_id, flow, status, started_at, parameters, newsetl_version,
+                   trafilatura_version, duckdb_version, python_version, extractor_version, hostname, pid)
+               VALUES (?, ?, 'running', ?, ?, ?, ?, ?, ?, ?, ?, ?)
+               ON CONFLICT (run_id) DO UPDATE SET status = 'running', finished_at = NULL, error = NULL,
+                   pid = excluded.pid, hostname = excluded.hostname""",
+            [
+                run_id,
+                flow,
+                started,
+                _jsonable(parameters),
+                __version__,
+                trafilatura.__version__,
+                duckdb.__version__,
+                platform.python_version(),
+                EXTRACTOR_VERSION,
+                socket.gethostname(),
+                os.getpid(),
+            ],
+        )
+    return started
+
+
+def _close(conn: duckdb.DuckDBPyConnection, run_id: str, status: str, error: str | None) -> None:
+    counts = dict(
+        conn.execute(
+            "SELECT outcome, count(*) FROM inputs WHERE run_id = ? GROUP BY outcome", [run_id]
+        ).fetchall()
+    )
+    conn.execute(
+        """UPDATE runs SET status = ?, finished_at = ?, error = ?, n_inputs = ?, n_loaded = ?,
+               n_updated = ?, n_unchanged = ?, n_duplicate = ?, n_rejected = ?
+           WHERE run_id = ?""",
+        [
+            status,
+            datetime.now(UTC),
+            error,
+            sum(counts.values()),
+            counts.get(Outcome.LOADED, 0),
+            counts.get(Outcome.UPDATED, 0),
+            counts.get(Outcome.UNCHANGED, 0),
+            counts.get(Outcome.DUPLICATE, 0),
+            counts.get(Outcome.REJECTED, 0),
+            run_id,
+        ],
+    )
+
+
+def finish_run(
+    conn: duckdb.DuckDBPyConnection,
+    run_id: str,
+    status: str = "completed",
+    error: str | None = None,
+) -> RunSummary:
+    with transaction(conn):
+        _close(conn, run_id, status, error)
+    return run_summary(conn, run_id)
+
+
+def run_summary(conn: duckdb.DuckDBPyConnection, run_id: str, top: int = 10) -> RunSummary:
+    row = conn.execute(
+        """SELECT flow, status, started_at, finished_at, n_loaded, n_updated, n_unchanged,
+                  n_duplicate, n_rejected
+           FROM runs WHERE run_id = ?""",
+        [run_id],
+    ).fetchone()
+    if row is None:
+        raise KeyError(run_id)
+    flow, status, started, finished, *ns = row
+    report = BatchReport()
+    for outcome, n in zip(
+        (Outcome.LOADED, Outcome.UPDATED, Outcome.UNCHANGED, Outcome.DUPLICATE, Outcome.REJECTED),
+        ns,
+        strict=True,
+    ):
+        report.counts[outcome] = int(n)
+    reasons = conn.execute(
+        """SELECT stage, reason, count(*) AS n FROM inputs
+           WHERE run_id = ? AND outcome = 'rejected'
+           GROUP BY ALL ORDER BY n DESC, stage, reason LIMIT ?""",
+        [run_id, top],
+    ).fetchall()
+    return RunSummary(
+        run_id=run_id,
+        flow=flow,
+        status=status,
+        db_path=_db_file(conn),
+        started_at=started,
+        finished_at=finished or datetime.now(UTC),
+        report=report,
+        top_reasons=[(s, r, int(n)) for s, r, n in reasons],
+    )
+
+
+def _db_file(conn: duckdb.DuckDBPyConnection) -> str:
+    row = conn.execute("SELECT path FROM duckdb_databases() WHERE NOT internal LIMIT 1").fetchone()
+    return str(row[0]) if row and row[0] else ""
+
+
+def versions() -> dict[str, str]:
+    return {
+        "newsetl": __version__,
+        "trafilatura": trafilatura.__version__,
+        "duckdb": duckdb.__version__,
+        "python": sys.version.split()[0],
+        "extractor": EXTRACTOR_VERSION,
+    }
+
+
+def record_failure(finish: Callable[..., object], run_id: str, exc: BaseException) -> None:
+    """Mark a run that stopped on ``exc`` as failed; ``exc`` itself still propagates.
+
+    A failure to write that (the warehouse locked or gone) is logged, never raised: the
+    original error matters more, and the audit reports a run left ``running``.
+    """
+    reason = "interrupted" if isinstance(exc, KeyboardInterrupt) else f"{type(exc).__name__}: {exc}"
+    try:
+        finish(status="failed", error=reason[:1000])
+    except Exception:
+        log.exception("could not mark run %s as failed", run_id)
