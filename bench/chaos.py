@@ -44,6 +44,8 @@ import duckdb
 
 from newsetl.analysis.audit import run_audit
 from newsetl.settings import Settings
+from newsetl.storage.backends import open_warehouse
+from newsetl.storage.raw_archive import archive_root
 
 ROOT = Path(__file__).resolve().parents[1]
 MB = 1024 * 1024
@@ -51,20 +53,20 @@ MB = 1024 * 1024
 FILES_RUN = """
 import sys
 from newsetl.settings import Settings
-from newsetl.pipeline.engine import ingest_files
+from newsetl.sources.files import ingest_files
 if __name__ == "__main__":
-    settings = Settings(db_path=sys.argv[1], workers=2, batch_size=9, max_file_bytes=5 * 2**20)
+    settings = Settings.make(db=sys.argv[1], workers=2, batch_size=9, max_file_bytes=5 * 2**20)
     ingest_files([sys.argv[2]], settings)
 """
 
 FEEDS_RUN = """
 import sys
 from newsetl.settings import Settings
-from newsetl.sources.feeds.ingest import ingest_feeds
-from newsetl.web.settings import FeedSettings
+from newsetl.sources.feeds import ingest_feeds
 if __name__ == "__main__":
-    fs = FeedSettings.from_env(min_host_delay_s=0.0, allow_private_hosts=True, respect_robots=False)
-    ingest_feeds(sys.argv[2:], Settings(db_path=sys.argv[1], workers=2, batch_size=8), fs, all_feeds=True)
+    settings = Settings.from_env(db=sys.argv[1], workers=2, batch_size=8, min_host_delay_s=0.0,
+                                 allow_private_hosts=True, respect_robots=False)
+    ingest_feeds(sys.argv[2:], settings, all_feeds=True)
 """
 
 ARTICLES = """SELECT article_id, content_hash, version, title, url, text FROM articles ORDER BY article_id"""
@@ -265,7 +267,7 @@ def main() -> int:
             statuses = dict(conn.execute("SELECT status, count(*) FROM runs GROUP BY 1").fetchall())
         lost = sorted(str(p) for p in inbox.iterdir() if str(p) not in ledger)
         same = snapshot(chaos) == snapshot(ref)
-        audit = run_audit(chaos, Settings(db_path=chaos).archive_dir)
+        audit = run_audit(open_warehouse(Settings.make(db=chaos)), archive_root(Settings.make(db=chaos)))
         figures["files"] = {"inputs": n_inputs, "inputs_fuzzed": fuzzed, "kills_survived": kills,
                             "inputs_lost": len(lost), "articles_equal_clean_run": same,
                             "runs_by_status": statuses, "audit_ok": audit.ok}  # fmt: skip
@@ -310,7 +312,7 @@ def main() -> int:
                            AND i.source_ref IN (e.link, e.guid, e.entry_key))"""
                 ).fetchone()
             missing_total += missing[0] if missing else 0
-            audit = run_audit(db, Settings(db_path=db).archive_dir)
+            audit = run_audit(open_warehouse(Settings.make(db=db)), archive_root(Settings.make(db=db)))
             if snapshot(db) != ref_snapshot or entries != ref_entries or not audit.ok:
                 fbad.append(f"{label}: entries {entries}/{ref_entries}, audit {audit.ok}")
         server.shutdown()

@@ -30,8 +30,7 @@ from pathlib import Path
 from typing import Any
 
 from newsetl.settings import Settings
-from newsetl.sources.feeds.ingest import ingest_feeds
-from newsetl.web.settings import FeedSettings
+from newsetl.sources.feeds import ingest_feeds
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -134,8 +133,7 @@ def main() -> None:
     server.start()
     port = ports.get(timeout=60)
     db = args.db or Path(tempfile.mkdtemp()) / "feeds-bench.duckdb"
-    settings = Settings.from_env(db_path=db, workers=args.workers)
-    fs = FeedSettings.from_env(min_host_delay_s=0.0)
+    settings = Settings.from_env(db=db, workers=args.workers, min_host_delay_s=0.0)
 
     def resolver(host: str, port_: int) -> list[str]:
         if host.endswith(".bench.test"):
@@ -148,7 +146,7 @@ def main() -> None:
 
     def timed(label: str, feed_urls: list[str]) -> float:
         started = time.perf_counter()
-        summary, stats = ingest_feeds(feed_urls, settings, fs, resolver=resolver)
+        summary, stats = ingest_feeds(feed_urls, settings, resolver=resolver)
         seconds = time.perf_counter() - started
         rss = int(Path("/proc/self/statm").read_text().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
         print(

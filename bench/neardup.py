@@ -28,9 +28,11 @@ from trafilatura.deduplication import Simhash
 
 from bench.neardup_eval import EvalArticle, Pair, build_pairs, confusion, load_articles
 from newsetl.analysis import neardup
-from newsetl.pipeline.engine import ingest_files
 from newsetl.settings import Settings
-from newsetl.storage.duckdb_file import connect, migrate, transaction
+from newsetl.sources.files import ingest_files
+from newsetl.storage.backends import open_warehouse
+from newsetl.storage.base import transaction
+from newsetl.storage.migrations import migrate
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -40,7 +42,7 @@ def corpus_warehouse(corpus: Path, db: Path | None) -> Path:
         return db
     out = Path(tempfile.mkdtemp(prefix="newsetl-neardup-")) / "corpus.duckdb"
     print(f"building a warehouse from {corpus} ...", file=sys.stderr)
-    ingest_files([corpus], Settings(db_path=out, workers=2))
+    ingest_files([corpus], Settings.make(db=out, workers=2))
     return out
 
 
@@ -165,7 +167,7 @@ def _insert_articles(conn, rows: list[dict[str, object]], run_id: str) -> None: 
 def cost(articles: list[EvalArticle], existing: int, batch: int, batches: int) -> None:
     rng = random.Random(11)
     db = Path(tempfile.mkdtemp(prefix="newsetl-neardup-cost-")) / "cost.duckdb"
-    conn = connect(db)
+    conn = open_warehouse(Settings.make(db=str(db))).connect()
     migrate(conn)
     texts = _synthetic_texts(articles, existing, rng)
     t0 = datetime(2024, 1, 1, tzinfo=UTC)
@@ -223,7 +225,7 @@ def main() -> int:
     ap.add_argument("--skip-quality", action="store_true")
     args = ap.parse_args()
     db = corpus_warehouse(args.corpus, args.db)
-    with connect(db, read_only=True) as conn:
+    with open_warehouse(Settings.make(db=str(db))).connect(read_only=True) as conn:
         articles = load_articles(conn)
     if not args.skip_quality:
         quality(articles)

@@ -21,8 +21,11 @@ from pathlib import Path
 
 import polars as pl
 
-from newsetl.analysis import search
-from newsetl.storage.duckdb_file import connect, migrate, transaction
+from newsetl.analysis import search, search_index
+from newsetl.settings import Settings
+from newsetl.storage.backends import open_warehouse
+from newsetl.storage.base import transaction
+from newsetl.storage.migrations import migrate
 
 
 def _synthetic(
@@ -69,7 +72,7 @@ def main() -> int:
     ap.add_argument("--sizes", default="200,5000")
     ap.add_argument("--new", type=int, default=500)
     args = ap.parse_args()
-    with connect(args.db, read_only=True) as src:
+    with open_warehouse(Settings.make(db=str(args.db))).connect(read_only=True) as src:
         base = src.execute(
             "SELECT language, title, text FROM articles WHERE language IN ('de', 'en') AND word_count >= 50"
         ).fetchall()
@@ -79,13 +82,13 @@ def main() -> int:
     print("articles  full rebuild   per article | refresh after +new/1% changed   | query (median of 3)")
     for n in [int(x) for x in args.sizes.split(",")]:
         db = Path(tempfile.mkdtemp(prefix="newsetl-search-")) / "s.duckdb"
-        conn = connect(db)
+        conn = open_warehouse(Settings.make(db=str(db))).connect()
         migrate(conn)
         rows = _synthetic(base, n, rng, vocab, "a")
         with transaction(conn):
             _insert(conn, rows)
         t = time.perf_counter()
-        search.refresh_search_index(conn, full=True)
+        search_index.refresh_search_index(conn, full=True)
         full_s = time.perf_counter() - t
         new_rows = _synthetic(base, args.new, rng, vocab, "n")
         changed = rng.sample([str(r["article_id"]) for r in rows], max(1, n // 100))
@@ -98,7 +101,7 @@ def main() -> int:
                 {"ids": changed},
             )
         t = time.perf_counter()
-        rep = search.refresh_search_index(conn)
+        rep = search_index.refresh_search_index(conn)
         inc_s = time.perf_counter() - t
         modes = ",".join(sorted({c.mode for c in rep.changes}))
         times = []

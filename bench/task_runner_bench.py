@@ -3,7 +3,7 @@ ProcessPoolTaskRunner with one task per chunk of documents?
 
 Usage:  python bench/task_runner_bench.py [-n 600] [--chunks 10,50,150] [--workers 2]
 
-Both variants run the same extraction (``newsetl.process.process_file``) over the same
+Both variants run the same extraction (``newsetl.pipeline.process.process_document``) over the same
 documents inside a Prefect flow on a temporary server, without loading (so only the
 orchestration differs):
 
@@ -29,9 +29,11 @@ from prefect import flow, task
 from prefect.cache_policies import NO_CACHE
 from prefect.task_runners import ProcessPoolTaskRunner
 
-from newsetl.models import DocKind, FileRef
-from newsetl.pipeline.process import process_file
+from newsetl.models import DocKind
+from newsetl.pipeline.process import Doc, process_document
 from newsetl.settings import Settings
+from newsetl.sources.files.discover import FileRef
+from newsetl.sources.files.source import FilePayload
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from ingest_bench import build_documents
@@ -48,21 +50,25 @@ def _refs(docs: Path) -> list[FileRef]:
 
 
 @task(cache_policy=NO_CACHE)
+def _doc(ref: FileRef) -> Doc:
+    return Doc("file", ref.path, payload=FilePayload(ref.path), kind=ref.kind)
+
+
 def extract_chunk(refs: list[FileRef]) -> int:
-    settings = Settings(db_path=Path("unused.duckdb"), workers=0, archive_raw=False)
-    return sum(1 for r in refs if process_file(r, settings).article is not None)
+    settings = Settings.make(db=Path("unused.duckdb"), workers=0, archive_raw=False)
+    return sum(1 for r in refs if process_document(_doc(r), settings).article is not None)
 
 
 @task(cache_policy=NO_CACHE)
 def extract_with_pool(refs: list[FileRef], workers: int) -> int:
     from functools import partial
 
-    from newsetl.pipeline.engine import FileTask, _run_file_task, _worker_failure
+    from newsetl.pipeline.process import worker_failure
     from newsetl.pipeline.workers import WorkerPool
 
-    settings = Settings(db_path=Path("unused.duckdb"), workers=workers, archive_raw=False)
-    with WorkerPool(partial(_run_file_task, settings=settings), _worker_failure, workers=workers) as pool:
-        return sum(1 for p in pool.map([FileTask(r) for r in refs]) if p.article is not None)
+    settings = Settings.make(db=Path("unused.duckdb"), workers=workers, archive_raw=False)
+    with WorkerPool(partial(process_document, settings=settings), worker_failure, workers=workers) as pool:
+        return sum(1 for p in pool.map([_doc(r) for r in refs]) if p.article is not None)
 
 
 @flow

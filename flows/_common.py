@@ -1,8 +1,13 @@
-"""Helpers shared by the flow modules: run ids, retry policy and run-summary artifacts."""
+"""The one shape of every newsetl flow: a source driven by the engine, batch-level tasks.
+
+``run_flow(source, settings)`` opens the run, hands the engine Prefect tasks for the two
+batch stages (``extract-batch``: the source's I/O plus extraction on the worker pool;
+``load-batch``: one transaction, retried only when the warehouse stayed busy), then
+refreshes search, audits the run and publishes its summary as artifacts.
+"""
 
 from __future__ import annotations
 
-import uuid
 from typing import Any
 
 from prefect import Task, get_run_logger, task
@@ -12,10 +17,15 @@ from prefect.client.schemas.objects import State, TaskRun
 from prefect.context import FlowRunContext
 
 from newsetl.analysis.audit import AuditReport, run_audit
-from newsetl.analysis.search import refresh_after_run
+from newsetl.analysis.search_index import refresh_after_run
 from newsetl.errors import TransientError
-from newsetl.models import RunSummary
+from newsetl.models import BatchReport, Processed, RunSummary
+from newsetl.pipeline.engine import Run, drive, new_run_id
+from newsetl.pipeline.source import Batch, Source
 from newsetl.settings import Settings
+from newsetl.storage.base import Warehouse
+from newsetl.storage.raw_archive import archive_root
+from newsetl.web.politeness import GlobalSlot
 
 
 def current_run_id() -> str:
@@ -23,11 +33,11 @@ def current_run_id() -> str:
     ctx = FlowRunContext.get()
     if ctx is not None and ctx.flow_run is not None:
         return str(ctx.flow_run.id)
-    return str(uuid.uuid4())
+    return new_run_id()
 
 
 def retry_if_transient(task: Task[Any, Any], task_run: TaskRun, state: State[Any]) -> bool:
-    """Retry only errors that can go away by themselves (a lock, a timeout)."""
+    """Retry only errors that can go away by themselves (a lock, a conflicting commit)."""
     try:
         state.result()
     except TransientError:
@@ -37,15 +47,45 @@ def retry_if_transient(task: Task[Any, Any], task_run: TaskRun, state: State[Any
     return False
 
 
+@task(name="extract-batch", cache_policy=NO_CACHE)
+def extract_batch(run: Run, batch: Batch) -> list[Processed]:
+    """The batch's I/O (pages to fetch) and extraction on all cores (no retries: CPU)."""
+    return run.extract(batch)
+
+
+@task(name="load-batch", cache_policy=NO_CACHE, retries=2, retry_delay_seconds=[5, 30],
+      retry_condition_fn=retry_if_transient)  # fmt: skip
+def load_batch(run: Run, batch: Batch, processed: list[Processed]) -> BatchReport:
+    """One transaction per batch; retried only when the warehouse stayed busy."""
+    report = run.load(batch, processed)
+    get_run_logger().info("batch loaded: %s", ", ".join(f"{k}={v}" for k, v in report.counts.items() if v))
+    return report
+
+
+@task(name="refresh-search", cache_policy=NO_CACHE, retries=1, retry_delay_seconds=[30],
+      retry_condition_fn=retry_if_transient)  # fmt: skip
+def refresh_search(store: Warehouse, settings: Settings) -> str:
+    """Keep full-text search current after a run when the change is small (see search.py)."""
+    limit = settings.search.search_refresh_max
+    report, pending = refresh_after_run(store, max_pending=limit)
+    if report is not None:
+        message = f"search index refreshed: {pending} article(s) in {report.seconds:.1f} s"
+    elif pending:
+        message = (
+            f"search index {pending} article(s) behind (more than {limit}): "
+            "indexed by the nightly maintenance, `newsetl reindex` or the next `newsetl search`"
+        )
+    else:
+        message = "search index current"
+    get_run_logger().info(message)
+    return message
+
+
 @task(name="audit-warehouse", cache_policy=NO_CACHE)
-def audit_after_run(settings: Settings, run_id: str) -> AuditReport:
+def audit_after_run(store: Warehouse, settings: Settings, run_id: str) -> AuditReport:
     """The ledger invariants, with the raw-archive check limited to this run's inputs."""
     report = run_audit(
-        settings.db_path,
-        settings.archive_dir,
-        run_id=run_id,
-        expect_archive=settings.archive_raw,
-        timeout_s=settings.lock_timeout_s,
+        store, archive_root(settings), run_id=run_id, expect_archive=settings.archive.archive_raw
     )
     if not report.ok:
         failed = ", ".join(f.check for f in report.findings if not f.ok)
@@ -53,24 +93,41 @@ def audit_after_run(settings: Settings, run_id: str) -> AuditReport:
     return report
 
 
-@task(name="refresh-search", cache_policy=NO_CACHE, retries=1, retry_delay_seconds=[30],
-      retry_condition_fn=retry_if_transient)  # fmt: skip
-def refresh_search(settings: Settings) -> str:
-    """Keep full-text search current after a run when the change is small (see search.py)."""
-    report, pending = refresh_after_run(
-        settings.db_path, max_pending=settings.search_refresh_max, timeout_s=settings.lock_timeout_s
-    )
-    if report is not None:
-        message = f"search index refreshed: {pending} article(s) in {report.seconds:.1f} s"
-    elif pending:
-        message = (
-            f"search index {pending} article(s) behind (more than {settings.search_refresh_max}): "
-            "indexed by the nightly maintenance, `newsetl reindex` or the next `newsetl search`"
+def prefect_fetch_limit(name: str | None) -> GlobalSlot | None:
+    """A slot of the Prefect global concurrency limit ``name`` (``NEWSETL_FETCH_LIMIT``).
+
+    Deployments set it (``make deploy`` creates the limit); ``strict``: a missing limit fails
+    the request loudly instead of silently fetching without the shared ceiling.
+    """
+    if not name:
+        return None
+    from prefect.concurrency.sync import concurrency
+
+    return lambda: concurrency(name, occupy=1, strict=True)
+
+
+def run_flow(
+    source: Source, settings: Settings, describe: str = "", stats_key: str = "stats"
+) -> dict[str, Any]:
+    """Run ``source`` in the current flow run; the summary dict the CLI prints (the source's
+    own counts under ``stats_key``)."""
+    logger = get_run_logger()
+    with Run(source, settings, run_id=current_run_id()) as run:
+        logger.info(
+            "%s into %s with %d workers", describe or source.flow, run.store.describe(), settings.workers
         )
-    else:
-        message = "search index current"
-    get_run_logger().info(message)
-    return message
+        summary = drive(
+            run,
+            submit=lambda batch: extract_batch.submit(run, batch),
+            load=lambda batch, processed: load_batch(run, batch, processed),
+        )
+    search_note = refresh_search(run.store, settings)
+    audit = audit_after_run(run.store, settings, summary.run_id)
+    publish_summary(summary, audit, _extra_markdown(summary.extra, stats_key) + f"\n{search_note}\n")
+    logger.info("run %s: %s %s", summary.status, summary.report.counts, summary.extra or "")
+    result = summary_dict(summary, audit)
+    result[stats_key] = result.pop("stats")
+    return result
 
 
 def summary_dict(summary: RunSummary, audit: AuditReport | None = None) -> dict[str, Any]:
@@ -86,7 +143,15 @@ def summary_dict(summary: RunSummary, audit: AuditReport | None = None) -> dict[
         "audit": [{"check": f.check, "ok": f.ok, "detail": f.detail} for f in audit.findings]
         if audit
         else [],
+        "stats": dict(summary.extra),
     }
+
+
+def _extra_markdown(stats: dict[str, int], title: str) -> str:
+    if not stats:
+        return ""
+    rows = "\n".join(f"| {k.replace('_', ' ')} | {v} |" for k, v in stats.items())
+    return f"\n### {title.capitalize()}\n\n| | count |\n|---|---|\n{rows}\n"
 
 
 def publish_summary(summary: RunSummary, audit: AuditReport | None = None, extra_markdown: str = "") -> None:

@@ -1,42 +1,14 @@
-"""Flow ``ingest-files``: files and directories -> articles in DuckDB.
-
-Tasks work on whole batches (hundreds of documents), never one article: the Prefect API
-records a few dozen task runs per second, far fewer than articles we extract.
-"""
+"""Flow ``ingest-files``: files and directories -> articles in DuckDB."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from prefect import flow, get_run_logger, task
-from prefect.cache_policies import NO_CACHE
+from prefect import flow
 
-from flows._common import (
-    audit_after_run,
-    current_run_id,
-    publish_summary,
-    refresh_search,
-    retry_if_transient,
-    summary_dict,
-)
-from newsetl.models import BatchReport, Processed
-from newsetl.pipeline.engine import FILES_FLOW, Batch, FileIngest
+from flows._common import run_flow
 from newsetl.settings import Settings
-
-
-@task(name="extract-batch", cache_policy=NO_CACHE)
-def extract_batch(job: FileIngest, batch: Batch) -> list[Processed]:
-    """Skip unchanged files and extract the rest on all cores (CPU-bound: no retries)."""
-    return job.extract(batch)
-
-
-@task(name="load-batch", cache_policy=NO_CACHE, retries=2, retry_delay_seconds=[5, 30],
-      retry_condition_fn=retry_if_transient)  # fmt: skip
-def load_batch(job: FileIngest, processed: list[Processed]) -> BatchReport:
-    """One transaction per batch; retried only when the warehouse stayed locked."""
-    report = job.load(processed)
-    get_run_logger().info("batch loaded: %s", ", ".join(f"{k}={v}" for k, v in report.counts.items() if v))
-    return report
+from newsetl.sources.files import FILES_FLOW, FileSource
 
 
 @flow(name=FILES_FLOW, log_prints=True)
@@ -50,28 +22,12 @@ def ingest_files(
 
     Args:
         paths: Files or directories (searched recursively).
-        db: DuckDB file; default ``NEWSETL_DB`` or ``warehouse/news.duckdb``.
+        db: Warehouse (DuckDB file or ducklake:...); default ``NEWSETL_DB`` or ``warehouse/news.duckdb``.
         batch_size: Documents per extract/load batch (one transaction per batch).
         workers: Extraction processes; default the number of CPU cores.
     """
-    logger = get_run_logger()
-    settings = Settings.from_env(db_path=db, batch_size=batch_size, workers=workers)
-    with FileIngest(paths, settings, run_id=current_run_id()) as job:
-        logger.info("ingesting %s into %s with %d workers", paths, settings.db_path, settings.workers)
-        pending = None
-        for batch in job.batches():
-            future = extract_batch.submit(job, batch)
-            if pending is not None:
-                load_batch(job, pending.result())
-            pending = future
-        if pending is not None:
-            load_batch(job, pending.result())
-        summary = job.finish()
-    search_note = refresh_search(settings)
-    audit = audit_after_run(settings, summary.run_id)
-    publish_summary(summary, audit, f"\n{search_note}\n")
-    logger.info("run %s: %s", summary.status, summary.report.counts)
-    return summary_dict(summary, audit)
+    settings = Settings.from_env(db=db, batch_size=batch_size, workers=workers)
+    return run_flow(FileSource(paths), settings, f"ingesting {paths}")
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -11,29 +11,27 @@ from prefect.cache_policies import NO_CACHE
 from flows._common import retry_if_transient
 from newsetl.analysis.maintenance import MaintenanceReport, default_steps, run_maintenance
 from newsetl.settings import Settings
+from newsetl.storage.backends import open_warehouse
 
 
 @task(name="maintain-warehouse", cache_policy=NO_CACHE, retries=2, retry_delay_seconds=[30, 120],
       retry_condition_fn=retry_if_transient)  # fmt: skip
 def maintain(settings: Settings, fetch_log_retention_days: int) -> MaintenanceReport:
-    """One task for all steps: each takes the write lock only for its own duration."""
-    return run_maintenance(
-        settings.db_path,
-        default_steps(fetch_log_retention_days, settings),
-        lock_timeout_s=settings.lock_timeout_s,
-    )
+    """One task for all steps: each takes the warehouse only for its own duration."""
+    store = open_warehouse(settings)
+    return run_maintenance(store, default_steps(fetch_log_retention_days, settings, store))
 
 
 @flow(name="maintenance")
 def maintenance(db: str | None = None, fetch_log_retention_days: int = 30) -> dict[str, Any]:
     """Close abandoned runs, prune the fetch log and raw archive, refresh search and
-    statistics, checkpoint the WAL.
+    statistics, checkpoint or compact.
 
     Args:
-        db: DuckDB file; default ``NEWSETL_DB`` or ``warehouse/news.duckdb``.
+        db: Warehouse; default ``NEWSETL_DB`` or ``warehouse/news.duckdb``.
         fetch_log_retention_days: Keep HTTP attempt rows (``fetches``) this many days.
     """
-    settings = Settings.from_env(db_path=db)
+    settings = Settings.from_env(db=db)
     report = maintain(settings, fetch_log_retention_days)
     lines = "\n".join(f"| {s.name} | {s.seconds:.2f} | {s.detail} |" for s in report.steps)
     create_markdown_artifact(

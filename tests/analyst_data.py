@@ -10,12 +10,14 @@ from pathlib import Path
 
 import duckdb
 
-from newsetl.analysis import search
+from newsetl.analysis import search_index
 from newsetl.errors import Rejection
 from newsetl.models import DocKind
-from newsetl.pipeline.engine import ingest_files
 from newsetl.pipeline.process import article_from_bytes
 from newsetl.settings import Settings
+from newsetl.sources.files import ingest_files
+
+from .helpers import store
 
 ADDED_PARAGRAPH = (
     "Aktualisierung: Die Redaktion hat diesen Beitrag am Abend um neue Angaben der Beteiligten "
@@ -82,7 +84,7 @@ def build_corpus_warehouse(db: Path, corpus: Path, scratch: Path) -> None:
     """Ingest the whole corpus (two workers, like the target machine); then a revised copy of
     one page (same canonical URL: an update) and a wire copy of one English article (a
     near-duplicate from another source); then refresh the search indexes."""
-    settings = Settings(db_path=db, workers=2, batch_size=100, lock_timeout_s=60)
+    settings = Settings.make(db=db, workers=2, batch_size=100, lock_timeout_s=60)
     ingest_files([corpus], settings)
     scratch.mkdir(parents=True, exist_ok=True)
     (scratch / "revised.html").write_text(revise_page(read_html(revisable_page(corpus))), encoding="utf-8")
@@ -93,16 +95,16 @@ def build_corpus_warehouse(db: Path, corpus: Path, scratch: Path) -> None:
         ).fetchone()
     assert row is not None, "corpus has no long English article"
     (scratch / "wire-copy.txt").write_text(wire_copy(row[0], row[1]), encoding="utf-8")
-    ingest_files([scratch], Settings(db_path=db, workers=0, lock_timeout_s=60))
+    ingest_files([scratch], Settings.make(db=db, workers=0, lock_timeout_s=60))
     ingest_corpus_feeds(db)
-    search.refresh(db)
+    search_index.refresh(store(db))
 
 
 def ingest_corpus_feeds(db: Path) -> None:
     """Two real news feeds served on loopback (entry links on real corpus pages), polled
     twice (the second poll is answered 304), plus a feed that has gone (404): so the feed
     tables and views have real rows for the cookbook."""
-    from newsetl.sources.feeds.ingest import ingest_feeds
+    from newsetl.sources.feeds import ingest_feeds
 
     from .feeds.conftest import fast_feed_settings, serve_news_feed
     from .feeds.server import FeedServer
@@ -114,8 +116,8 @@ def ingest_corpus_feeds(db: Path) -> None:
             server, "rss-parser/guardian.rss", "/guardian.rss", page_offset=40, limit=10
         )
         gone = server.url("/gone.xml")  # nothing served there: 404
-        settings = Settings(db_path=db, workers=0, batch_size=50, lock_timeout_s=60)
+        settings = fast_feed_settings().with_(db=db, workers=0, batch_size=50, lock_timeout_s=60)
         for _ in range(2):
-            ingest_feeds([heise, guardian, gone], settings, fast_feed_settings())
+            ingest_feeds([heise, guardian, gone], settings)
     finally:
         server.close()

@@ -44,13 +44,13 @@ def db_path(tmp_path: Path) -> Path:
 @pytest.fixture
 def settings(db_path: Path) -> Settings:
     """Two worker processes, like the target machine; small batches to exercise batching."""
-    return Settings(db_path=db_path, workers=2, batch_size=40, lock_timeout_s=20)
+    return Settings.make(db=db_path, workers=2, batch_size=40, lock_timeout_s=20)
 
 
 @pytest.fixture
 def inline_settings(db_path: Path) -> Settings:
     """In-process extraction: fastest for small inputs."""
-    return Settings(db_path=db_path, workers=0, batch_size=50, lock_timeout_s=20)
+    return Settings.make(db=db_path, workers=0, batch_size=50, lock_timeout_s=20)
 
 
 @pytest.fixture(scope="session")

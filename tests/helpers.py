@@ -16,6 +16,10 @@ from pathlib import Path
 import duckdb
 import pytest
 
+from newsetl.settings import Settings
+from newsetl.storage.backends import open_warehouse
+from newsetl.storage.base import Warehouse
+
 BIN = Path(sys.executable).parent
 
 
@@ -135,3 +139,13 @@ def wait_http_ok(url: str, timeout_s: float = 120.0) -> None:
                 return
         time.sleep(0.2)
     raise TimeoutError(f"{url} did not answer within {timeout_s} s")
+
+
+def store(db: str | os.PathLike[str], **settings: object) -> Warehouse:
+    """The warehouse at ``db`` (a DuckDB file path), as the library opens it."""
+    return open_warehouse(Settings.make(**{"db": os.fspath(db), "lock_timeout_s": 20, **settings}))
+
+
+def connect(db: str | os.PathLike[str], *, read_only: bool = False) -> duckdb.DuckDBPyConnection:
+    """A connection to the warehouse at ``db`` (read-write unless asked)."""
+    return store(db).connect(read_only=read_only)

@@ -9,12 +9,12 @@ import duckdb
 import pytest
 
 from newsetl.analysis.audit import run_audit
-from newsetl.pipeline.engine import ingest_files
 from newsetl.settings import Settings
-from newsetl.storage.raw_archive import ArchiveError, RawArchive
+from newsetl.sources.files import ingest_files
+from newsetl.storage.raw_archive import ArchiveError, RawArchive, archive_root
 
 from .conftest import ROOT, corpus_path
-from .helpers import BIN, table_rows
+from .helpers import BIN, store, table_rows
 
 
 def test_archive_round_trip_and_corruption(tmp_path: Path) -> None:
@@ -40,28 +40,28 @@ def ingested(tmp_path: Path) -> Settings:
     for p in (ROOT / "examples").iterdir():
         (inbox / p.name).write_bytes(p.read_bytes())
     (inbox / "empty.html").write_bytes(b"")
-    settings = Settings(db_path=tmp_path / "wh" / "news.duckdb", workers=0)
+    settings = Settings.make(db=tmp_path / "wh" / "news.duckdb", workers=0)
     ingest_files([inbox], settings)
     ingest_files([inbox], settings)  # a second run: all unchanged
     return settings
 
 
 def _failed(settings: Settings) -> set[str]:
-    report = run_audit(settings.db_path, settings.archive_dir)
+    report = run_audit(store(Path(settings.db)), archive_root(settings))
     return {f.check for f in report.findings if not f.ok}
 
 
 def test_every_input_is_archived_and_the_audit_passes(ingested: Settings) -> None:
-    shas = table_rows(ingested.db_path, "SELECT DISTINCT sha256 FROM inputs WHERE sha256 IS NOT NULL")
+    shas = table_rows(Path(ingested.db), "SELECT DISTINCT sha256 FROM inputs WHERE sha256 IS NOT NULL")
     assert len(shas) == 4  # three examples and the empty file (its zero bytes are archived too)
-    archive = RawArchive(ingested.archive_dir)
+    archive = RawArchive(archive_root(ingested))
     for (sha,) in shas:
         assert archive.exists(sha)
     assert _failed(ingested) == set()
 
 
 def _break(settings: Settings, sql: str) -> None:
-    with duckdb.connect(str(settings.db_path)) as conn:
+    with duckdb.connect(str(Path(settings.db))) as conn:
         conn.execute(sql)
 
 
@@ -92,9 +92,9 @@ def test_audit_catches_broken_invariants(ingested: Settings, sql: str, check: st
 
 
 def test_audit_catches_a_missing_blob_and_the_cli_exits_1(ingested: Settings) -> None:
-    (sha,) = table_rows(ingested.db_path, "SELECT raw_sha256 FROM articles LIMIT 1")[0]
-    RawArchive(ingested.archive_dir).delete(str(sha))
+    (sha,) = table_rows(Path(ingested.db), "SELECT raw_sha256 FROM articles LIMIT 1")[0]
+    RawArchive(archive_root(ingested)).delete(str(sha))
     assert "raw archive complete" in _failed(ingested)
-    res = subprocess.run([str(BIN / "newsetl"), "audit", "--db", str(ingested.db_path)],
+    res = subprocess.run([str(BIN / "newsetl"), "audit", "--db", str(Path(ingested.db))],
                          capture_output=True, text=True, timeout=120, check=False)  # fmt: skip
     assert res.returncode == 1 and "FAILED" in res.stdout

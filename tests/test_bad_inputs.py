@@ -13,9 +13,9 @@ from .helpers import make_bad_inputs, table_rows, unprivileged
 RUN = """
 import json, sys
 from newsetl.settings import Settings
-from newsetl.pipeline.engine import ingest_files
+from newsetl.sources.files import ingest_files
 if __name__ == "__main__":
-    settings = Settings(db_path=sys.argv[1], workers=2, batch_size=7, max_file_bytes=5 * 2**20)
+    settings = Settings.make(db=sys.argv[1], workers=2, batch_size=7, max_file_bytes=5 * 2**20)
     s = ingest_files([sys.argv[2]], settings)
     print(json.dumps({"status": s.status, "counts": s.report.counts}))
 """

@@ -88,7 +88,7 @@ def test_locked_db_fails_with_one_line(tmp_path: Path, cli_env: dict[str, str]) 
         holder.kill()
         holder.wait()
     assert res.returncode == 1
-    assert "locked by another writer" in res.stderr
+    assert "held by another process" in res.stderr and "read_only=True" in res.stderr
     assert len(res.stderr.strip().splitlines()) == 1
 
 

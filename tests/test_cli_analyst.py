@@ -63,11 +63,11 @@ def test_search_catches_up_a_stale_or_missing_index(tmp_path: Path, corpus_wareh
     code, out, _ = invoke("reindex", "--db", str(db))
     assert code == 0
 
-    from newsetl.pipeline.engine import ingest_files
     from newsetl.settings import Settings
+    from newsetl.sources.files import ingest_files
 
     fresh = tmp_path / "fresh.duckdb"  # a warehouse that never had an index
-    ingest_files([ROOT / "examples"], Settings(db_path=fresh, workers=0))
+    ingest_files([ROOT / "examples"], Settings.make(db=fresh, workers=0))
     code, out, err = invoke("search", "Solarpark", "--db", str(fresh), "--json")
     assert code == 0 and json.loads(out)[0]["title"].startswith("Stadtwerke")
 

@@ -14,14 +14,14 @@ import pytest
 from newsetl.analysis.query import run_query
 
 from .conftest import corpus_path
-from .helpers import table_rows
+from .helpers import store, table_rows
 
 INGEST = """
 import json, sys
 from newsetl.settings import Settings
-from newsetl.pipeline.engine import ingest_files
+from newsetl.sources.files import ingest_files
 if __name__ == "__main__":
-    settings = Settings(db_path=sys.argv[1], workers=1, batch_size=4, lock_timeout_s=120)
+    settings = Settings.make(db=sys.argv[1], workers=1, batch_size=4, lock_timeout_s=120)
     s = ingest_files([sys.argv[2]], settings)
     out = {"run_id": s.run_id, "status": s.status, "counts": s.report.counts, "total": s.report.total}
     print(json.dumps(out))
@@ -86,7 +86,7 @@ def test_reader_keeps_answering_during_an_ingest(tmp_path: Path) -> None:
                 time.sleep(0.05)
                 continue
             t0 = time.monotonic()
-            _, rows = run_query(db, "SELECT count(*) FROM articles", timeout_s=15)
+            _, rows = run_query(store(db, lock_timeout_s=15), "SELECT count(*) FROM articles")
             waits.append(time.monotonic() - t0)
             counts.append(int(rows[0][0]))
     finally:

@@ -16,16 +16,18 @@ import pytest
 
 from newsetl.analysis.audit import run_audit
 from newsetl.settings import Settings
+from newsetl.storage.raw_archive import archive_root
 
 from .conftest import corpus_path
-from .helpers import table_rows
+from .helpers import store, table_rows
 
 INGEST = """
 import sys
 from newsetl.settings import Settings
-from newsetl.pipeline.engine import ingest_files
+from newsetl.sources.files import ingest_files
+from newsetl.storage.raw_archive import archive_root
 if __name__ == "__main__":
-    ingest_files([sys.argv[2]], Settings(db_path=sys.argv[1], workers=2, batch_size=7))
+    ingest_files([sys.argv[2]], Settings.make(db=sys.argv[1], workers=2, batch_size=7))
 """
 
 ARTICLES = """SELECT article_id, url, title, text, content_hash, version, language, published_at,
@@ -121,5 +123,5 @@ def test_kill_9_then_rerun_equals_a_clean_run(
         db, "SELECT count(*) FROM inputs i JOIN runs r USING (run_id) WHERE r.status = 'crashed'"
     )[0]
     assert killed % 7 == 0
-    report = run_audit(db, Settings(db_path=db).archive_dir)
+    report = run_audit(store(db), archive_root(Settings.make(db=db)))
     assert report.ok, [f for f in report.findings if not f.ok]

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from newsetl.storage.duckdb_file import connect
+from .helpers import connect
 
 DOC = Path(__file__).resolve().parents[1] / "docs" / "warehouse.md"
 _BLOCK = re.compile(r"```sql\n(.*?)```", re.DOTALL)

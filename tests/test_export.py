@@ -13,6 +13,8 @@ import pytest
 
 from newsetl.analysis.export import DEFAULT_TABLES, ExportError, export
 
+from .helpers import store
+
 
 def _source(db: Path, sql: str) -> list[tuple[object, ...]]:
     with duckdb.connect(str(db), read_only=True) as conn:
@@ -25,7 +27,7 @@ def _types(db: Path, table: str) -> dict[str, str]:
 
 def test_parquet_round_trip_through_duckdb_polars_and_pandas(corpus_warehouse: Path, tmp_path: Path) -> None:
     out = tmp_path / "export"
-    result = export(corpus_warehouse, out)
+    result = export(store(corpus_warehouse), out)
     assert [t.name for t in result.tables] == list(DEFAULT_TABLES)
     manifest = json.loads((out / "manifest.json").read_text())
     assert manifest["schema_version"] >= 3 and manifest["partitioning"] == "hive, by UTC date"
@@ -62,18 +64,20 @@ def test_since_and_views_and_text_formats(corpus_warehouse: Path, tmp_path: Path
     assert isinstance(since, date)
     expected = _source(corpus_warehouse, f"SELECT count(*) FROM articles WHERE {day} >= '{since}'")[0][0]
     out = tmp_path / "pq"
-    result = export(corpus_warehouse, out, tables=["articles", "story_clusters"], since=None)
+    result = export(store(corpus_warehouse), out, tables=["articles", "story_clusters"], since=None)
     assert {t.name for t in result.tables} == {"articles", "story_clusters"}
-    recent = export(corpus_warehouse, tmp_path / "recent", tables=["articles"], since=since)
+    recent = export(store(corpus_warehouse), tmp_path / "recent", tables=["articles"], since=since)
     assert recent.tables[0].rows == expected and 0 < expected < result.tables[0].rows
     parts = [p.name for p in (tmp_path / "recent" / "articles").iterdir()]
     assert parts and all(p >= f"date={since}" for p in parts)
 
-    csv = export(corpus_warehouse, tmp_path / "csv", fmt="csv", tables=["latest_articles", "rejections"])
+    csv = export(
+        store(corpus_warehouse), tmp_path / "csv", fmt="csv", tables=["latest_articles", "rejections"]
+    )
     for t in csv.tables:
         got = duckdb.sql(f"SELECT count(*) FROM read_csv('{tmp_path / 'csv' / t.path}')").fetchone()
         assert got == (t.rows,) and t.rows > 0
-    js = export(corpus_warehouse, tmp_path / "js", fmt="jsonl", tables=["articles"])
+    js = export(store(corpus_warehouse), tmp_path / "js", fmt="jsonl", tables=["articles"])
     lines = (tmp_path / "js" / "articles.jsonl").read_text(encoding="utf-8").splitlines()
     assert len(lines) == js.tables[0].rows
     first = json.loads(lines[0])
@@ -82,11 +86,11 @@ def test_since_and_views_and_text_formats(corpus_warehouse: Path, tmp_path: Path
 
 def test_export_refuses_unknown_tables_and_non_empty_output(corpus_warehouse: Path, tmp_path: Path) -> None:
     with pytest.raises(ExportError, match="no table or view named nope"):
-        export(corpus_warehouse, tmp_path / "a", tables=["nope"])
+        export(store(corpus_warehouse), tmp_path / "a", tables=["nope"])
     with pytest.raises(ExportError, match="needs a date column"):
-        export(corpus_warehouse, tmp_path / "b", tables=["story_clusters"], since=date(2024, 1, 1))
-    export(corpus_warehouse, tmp_path / "c", tables=["runs"])
+        export(store(corpus_warehouse), tmp_path / "b", tables=["story_clusters"], since=date(2024, 1, 1))
+    export(store(corpus_warehouse), tmp_path / "c", tables=["runs"])
     with pytest.raises(ExportError, match="not empty"):
-        export(corpus_warehouse, tmp_path / "c", tables=["runs"])
-    again = export(corpus_warehouse, tmp_path / "c", tables=["runs"], overwrite=True)
+        export(store(corpus_warehouse), tmp_path / "c", tables=["runs"])
+    again = export(store(corpus_warehouse), tmp_path / "c", tables=["runs"], overwrite=True)
     assert again.tables[0].rows >= 1

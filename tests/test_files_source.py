@@ -8,8 +8,9 @@ from pathlib import Path
 import pytest
 
 from newsetl.errors import InputPathError, Rejection
-from newsetl.models import DocKind, FileRef, Processed
-from newsetl.sources.files.discover import check_paths, classify, discover, gunzip_bounded, read_bytes
+from newsetl.models import DocKind, Processed
+from newsetl.pipeline.decode import gunzip_bounded
+from newsetl.sources.files.discover import FileRef, check_paths, classify, discover, read_bytes
 
 
 @pytest.mark.parametrize(

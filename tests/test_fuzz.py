@@ -21,13 +21,14 @@ from hypothesis import strategies as st
 from newsetl.analysis.audit import run_audit
 from newsetl.errors import Rejection
 from newsetl.models import DocKind
-from newsetl.pipeline.engine import ingest_files
 from newsetl.pipeline.process import article_from_bytes
 from newsetl.settings import Settings
 from newsetl.sources.feeds.parse import parse_feed
+from newsetl.sources.files import ingest_files
+from newsetl.storage.raw_archive import archive_root
 
 from .conftest import corpus_path
-from .helpers import table_rows
+from .helpers import store, table_rows
 
 MB = 1024 * 1024
 
@@ -106,7 +107,7 @@ def hostile_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.mark.slow
 def test_a_run_over_hundreds_of_hostile_inputs_loses_nothing(hostile_dir: Path, tmp_path: Path) -> None:
     db = tmp_path / "news.duckdb"
-    settings = Settings(db_path=db, workers=2, batch_size=50, max_file_bytes=5 * MB, item_timeout_s=60)
+    settings = Settings.make(db=db, workers=2, batch_size=50, max_file_bytes=5 * MB, item_timeout_s=60)
     summary = ingest_files([hostile_dir], settings)
     files = sorted(p for p in hostile_dir.iterdir())
     assert summary.status == "completed"
@@ -123,7 +124,7 @@ def test_a_run_over_hundreds_of_hostile_inputs_loses_nothing(hostile_dir: Path, 
     assert reasons["only-nul.txt"].startswith("decode: binary")
     # Odd file names are stored and queryable exactly as they are on disk.
     assert table_rows(db, "SELECT count(*) FROM inputs WHERE source_ref LIKE '%new\nline.html'") == [(1,)]
-    assert run_audit(db, settings.archive_dir).ok
+    assert run_audit(store(db), archive_root(settings)).ok
 
 
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])

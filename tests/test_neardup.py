@@ -13,12 +13,13 @@ import pytest
 from bench.neardup_eval import build_pairs, confusion, load_articles
 
 from newsetl.analysis import neardup
-from newsetl.pipeline.engine import ingest_files
 from newsetl.settings import Settings
-from newsetl.storage.duckdb_file import connect, migrate, transaction
+from newsetl.sources.files import ingest_files
+from newsetl.storage.base import transaction
+from newsetl.storage.migrations import migrate
 
 from .analyst_data import wire_copy
-from .helpers import table_rows
+from .helpers import connect, table_rows
 
 
 @pytest.fixture(scope="module")
@@ -155,7 +156,7 @@ def test_loader_links_a_syndicated_copy_from_another_source(
     for p in pages:
         shutil.copy2(p, first / p.name)
     ingest_files([first], inline_settings)
-    db = inline_settings.db_path
+    db = Path(inline_settings.db)
     (article_id, title, text) = table_rows(
         db, "SELECT article_id, title, text FROM articles WHERE word_count > 300 ORDER BY article_id LIMIT 1"
     )[0]

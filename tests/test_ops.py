@@ -6,11 +6,11 @@ from pathlib import Path
 
 from newsetl.analysis.maintenance import run_maintenance
 from newsetl.analysis.status import warehouse_status
-from newsetl.pipeline.engine import ingest_files
 from newsetl.settings import Settings
+from newsetl.sources.files import ingest_files
 
 from .conftest import ROOT
-from .helpers import table_rows
+from .helpers import store, table_rows
 
 
 def test_status_reports_runs_rejections_and_size(tmp_path: Path, inline_settings: Settings) -> None:
@@ -20,7 +20,7 @@ def test_status_reports_runs_rejections_and_size(tmp_path: Path, inline_settings
     for p in (ROOT / "examples").iterdir():
         (inbox / p.name).write_bytes(p.read_bytes())
     ingest_files([inbox], inline_settings)
-    st = warehouse_status(inline_settings.db_path)
+    st = warehouse_status(store(Path(inline_settings.db)))
     assert st.size_bytes > 0
     sections = {s.title: s for s in st.sections}
     assert sections["totals"].rows[0][0] == 3
@@ -32,7 +32,7 @@ def test_status_reports_runs_rejections_and_size(tmp_path: Path, inline_settings
 
 def test_maintenance_steps_run_and_close_abandoned_runs(tmp_path: Path, inline_settings: Settings) -> None:
     ingest_files([ROOT / "examples"], inline_settings)
-    db = inline_settings.db_path
+    db = Path(inline_settings.db)
     import duckdb
 
     with duckdb.connect(str(db)) as conn:  # a run whose process is long gone
@@ -40,7 +40,7 @@ def test_maintenance_steps_run_and_close_abandoned_runs(tmp_path: Path, inline_s
             """INSERT INTO runs (run_id, flow, status, started_at, hostname, pid)
                SELECT 'ghost', 'ingest-files', 'running', now(), hostname, 2147483646 FROM runs LIMIT 1"""
         )
-    report = run_maintenance(db)
+    report = run_maintenance(store(db))
     names = [s.name for s in report.steps]
     assert names == [
         "close-crashed-runs",

@@ -6,11 +6,12 @@ import os
 import shutil
 from pathlib import Path
 
-from newsetl.pipeline.engine import ingest_files
 from newsetl.settings import Settings
+from newsetl.sources.files import ingest_files
+from newsetl.storage.raw_archive import archive_root
 
 from .conftest import corpus_path
-from .helpers import table_rows
+from .helpers import store, table_rows
 
 
 def _outcomes(db: Path, run_id: str) -> dict[str, int]:
@@ -35,7 +36,7 @@ def test_ingest_accounting_and_idempotent_rerun(tmp_path: Path, settings: Settin
     assert first.report.total == 31
     assert first.report.counts["loaded"] + first.report.counts["rejected"] == 31
     assert first.report.counts["loaded"] >= 29
-    db = settings.db_path
+    db = Path(settings.db)
     n_articles = table_rows(db, "SELECT count(*) FROM articles")[0][0]
     assert n_articles == first.report.counts["loaded"]
 
@@ -89,7 +90,7 @@ def test_same_text_under_another_name_is_a_duplicate(
     (b / "copy.txt").write_bytes(text.encode("utf-8"))
     run = ingest_files([b], inline_settings)
     assert run.report.counts["duplicate"] == 1
-    db = inline_settings.db_path
+    db = Path(inline_settings.db)
     assert table_rows(db, "SELECT count(*) FROM articles")[0][0] == 1
     ids = {r[0] for r in table_rows(db, "SELECT article_id FROM inputs")}
     assert len(ids) == 1
@@ -108,7 +109,7 @@ def test_changed_content_for_same_url_is_an_update(tmp_path: Path, inline_settin
     page.write_text(html.replace("212 passengers", "214 passengers"), encoding="utf-8")
     second = ingest_files([inbox], inline_settings)
     assert second.report.counts["updated"] == 1
-    db = inline_settings.db_path
+    db = Path(inline_settings.db)
     (version, text, first_run, run) = table_rows(
         db, "SELECT version, text, first_run_id, run_id FROM articles"
     )[0]
@@ -124,7 +125,7 @@ def test_examples_folder_loads_all_three_kinds(inline_settings: Settings) -> Non
     run = ingest_files([examples], inline_settings)
     assert run.report.counts["loaded"] == 3
     rows = table_rows(
-        inline_settings.db_path,
+        Path(inline_settings.db),
         "SELECT text_source, language, encoding, title IS NOT NULL FROM articles ORDER BY source_ref",
     )
     assert rows == [
@@ -136,18 +137,19 @@ def test_examples_folder_loads_all_three_kinds(inline_settings: Settings) -> Non
 
 def test_unchanged_files_do_not_count_towards_batch_size(tmp_path: Path, db_path: Path) -> None:
     """A no-op re-run is one batch however small batch_size is: skipped files ride along."""
-    from newsetl.pipeline.engine import FileIngest
+    from newsetl.pipeline.engine import Run
+    from newsetl.sources.files import FileSource
 
     pages = tmp_path / "pages"
     _copy_pages(pages, 12)
-    settings = Settings(db_path=db_path, workers=0, batch_size=5)
+    settings = Settings.make(db=db_path, workers=0, batch_size=5)
     first = ingest_files([pages], settings)
     assert first.report.counts["loaded"] == 12
-    with FileIngest([pages], settings) as job:
-        batches = list(job.batches())
-        job.finish()
+    with Run(FileSource([pages]), settings) as run:
+        batches = list(run.batches())
+        run.finish()
     assert len(batches) == 1
-    assert len(batches[0]) == 12 and not batches[0].tasks
+    assert len(batches[0]) == 12 and not batches[0].needs_work
 
 
 def test_an_edited_headline_alone_is_a_revision(tmp_path: Path, inline_settings: Settings) -> None:
@@ -164,7 +166,7 @@ def test_an_edited_headline_alone_is_a_revision(tmp_path: Path, inline_settings:
     page.write_text(edited, encoding="utf-8")
     run = ingest_files([inbox], inline_settings)
     assert run.report.counts["updated"] == 1
-    db = inline_settings.db_path
+    db = Path(inline_settings.db)
     assert table_rows(db, "SELECT version, title FROM articles") == [
         (2, "Harbour ferry is back after two-year repair")
     ]
@@ -186,11 +188,11 @@ def test_two_versions_in_one_batch_keep_the_first_as_a_version(
     (inbox / "c.html").write_text(html.replace("212 passengers", "216 passengers"), encoding="utf-8")
     run = ingest_files([inbox], inline_settings)  # one batch: loaded, then updated twice
     assert (run.report.counts["loaded"], run.report.counts["updated"]) == (1, 2)
-    db = inline_settings.db_path
+    db = Path(inline_settings.db)
     assert table_rows(db, "SELECT version FROM articles") == [(3,)]
     kept = table_rows(db, "SELECT version, text LIKE '%212 passengers%', text LIKE '%214 passengers%' "
                           "FROM article_versions ORDER BY version")  # fmt: skip
     assert kept == [(1, True, False), (2, False, True)]
     from newsetl.analysis.audit import run_audit
 
-    assert run_audit(db, inline_settings.archive_dir).ok
+    assert run_audit(store(db), archive_root(inline_settings)).ok

@@ -3,25 +3,23 @@
 from __future__ import annotations
 
 import shutil
-from dataclasses import replace
 from pathlib import Path
 
 import duckdb
 
-from newsetl.pipeline.engine import ingest_files
+from newsetl.pipeline.engine import run_source
 from newsetl.settings import Settings
-from newsetl.sources.archive.replay import (
+from newsetl.sources.archive.source import (
     REPLAY_FLOW,
     REPROCESS_FLOW,
-    ArchiveRun,
-    run_all,
+    ArchiveSource,
     select_outdated,
     select_rejects,
 )
-from newsetl.storage.duckdb_file import session
+from newsetl.sources.files import ingest_files
 
 from .conftest import corpus_path
-from .helpers import table_rows
+from .helpers import store, table_rows
 
 
 def _pages(dest: Path, n: int) -> Path:
@@ -33,21 +31,20 @@ def _pages(dest: Path, n: int) -> Path:
 
 def test_replay_rejects_from_the_archive_after_a_limit_is_fixed(tmp_path: Path, db_path: Path) -> None:
     pages = _pages(tmp_path / "pages", 8)
-    strict = Settings(db_path=db_path, workers=2, min_words=100_000)  # everything is "too little text"
+    strict = Settings.make(db=db_path, workers=2, min_words=100_000)  # everything is "too little text"
     first = ingest_files([pages], strict)
     assert first.report.counts["rejected"] == 8
     shutil.rmtree(pages)  # replay must not need the original files
 
-    settings = replace(strict, min_words=8)
-    with session(db_path) as conn:
+    settings = strict.with_(min_words=8)
+    with store(db_path).session() as conn:
         items, unreplayable = select_rejects(conn, stage="extract", reason="too little text")
     assert len(items) == 8 and unreplayable == 0
-    with ArchiveRun(items, settings, REPLAY_FLOW) as job:
-        summary = run_all(job)
+    summary = run_source(ArchiveSource(items, REPLAY_FLOW), settings)
     assert summary.report.counts["loaded"] == 8
     assert table_rows(db_path, "SELECT count(*) FROM articles") == [(8,)]
     # The latest outcome of each input is now 'loaded': nothing left to replay.
-    with session(db_path) as conn:
+    with store(db_path).session() as conn:
         assert select_rejects(conn)[0] == []
 
 
@@ -56,14 +53,14 @@ def test_unreadable_inputs_are_reported_as_not_replayable(tmp_path: Path, inline
     inbox.mkdir()
     (inbox / "notes.json").write_text("{}")  # rejected at discovery: no bytes were read
     ingest_files([inbox], inline_settings)
-    with session(inline_settings.db_path) as conn:
+    with store(Path(inline_settings.db)).session() as conn:
         items, unreplayable = select_rejects(conn)
     assert items == [] and unreplayable == 1
 
 
 def test_reprocess_records_changed_text_as_a_new_version(tmp_path: Path, db_path: Path) -> None:
     pages = _pages(tmp_path / "pages", 6)
-    settings = Settings(db_path=db_path, workers=2)
+    settings = Settings.make(db=db_path, workers=2)
     ingest_files([pages], settings)
     with duckdb.connect(str(db_path)) as conn:
         # Pretend two articles came from an older extractor that produced other text, and two
@@ -80,11 +77,11 @@ def test_reprocess_records_changed_text_as_a_new_version(tmp_path: Path, db_path
                WHERE article_id IN (SELECT unnest($ids))""",
             {"ids": ids[2:4]},
         )
-    with session(db_path) as conn:
+    with store(db_path).session() as conn:
         items = select_outdated(conn)
     assert sorted(i.article_id for i in items if i.article_id) == sorted(ids[:4])
-    with ArchiveRun(items, settings, REPROCESS_FLOW) as job:
-        summary = run_all(job)
+    job = ArchiveSource(items, REPROCESS_FLOW)
+    summary = run_source(job, settings)
     assert summary.report.counts["updated"] == 2 and summary.report.counts["unchanged"] == 2
     assert {c.article_id for c in job.changes} == set(ids[:2])
     versions = table_rows(
@@ -94,5 +91,5 @@ def test_reprocess_records_changed_text_as_a_new_version(tmp_path: Path, db_path
     assert table_rows(
         db_path, "SELECT count(*) FROM articles WHERE extractor_version LIKE 'trafilatura-1.0%'"
     ) == [(0,)]
-    with session(db_path) as conn:
+    with store(db_path).session() as conn:
         assert select_outdated(conn) == []

@@ -6,13 +6,12 @@ from __future__ import annotations
 from pathlib import Path
 
 from newsetl.analysis.history import article_history, resolve_article
-from newsetl.pipeline.engine import ingest_files
 from newsetl.settings import Settings
-from newsetl.storage.duckdb_file import connect
+from newsetl.sources.files import ingest_files
 
 from .analyst_data import ADDED_PARAGRAPH, read_html, revisable_page, revise_page
 from .conftest import corpus_path
-from .helpers import table_rows
+from .helpers import connect, table_rows
 
 
 def test_each_content_change_is_a_new_version_with_its_lineage(
@@ -32,7 +31,7 @@ def test_each_content_change_is_a_new_version_with_its_lineage(
     runs.append(ingest_files([inbox], inline_settings))
     assert [r.report.counts["loaded"] for r in runs] == [1, 0, 0]
     assert [r.report.counts["updated"] for r in runs] == [0, 1, 1]
-    db = inline_settings.db_path
+    db = Path(inline_settings.db)
 
     (article_id, version, text, first_run, run) = table_rows(
         db, "SELECT article_id, version, text, first_run_id, run_id FROM articles"

@@ -9,8 +9,9 @@ from pathlib import Path
 
 import duckdb
 
-from newsetl.analysis import search
-from newsetl.storage.duckdb_file import connect
+from newsetl.analysis import search, search_index
+
+from .helpers import connect
 
 _WORD = re.compile(r"[^\W\d_]{6,}")
 
@@ -168,13 +169,13 @@ def test_in_place_refresh_equals_a_full_rebuild(corpus_warehouse: Path, tmp_path
         conn.execute(
             "UPDATE articles SET language = 'fr', content_hash = 'moved' WHERE article_id = ?", [ids[30]]
         )
-        report = search.refresh_search_index(conn)
+        report = search_index.refresh_search_index(conn)
         modes = {c.index_name: c.mode for c in report.changes}
         assert modes.get("de") == "incremental" and modes.get("en") == "incremental", modes
         assert sum(c.added for c in report.changes) == 6 + 4 + 1
         incremental = _index_state(conn)
         assert search.freshness(conn).pending == 0
-        search.refresh_search_index(conn, full=True)
+        search_index.refresh_search_index(conn, full=True)
         rebuilt = _index_state(conn)
     for key in rebuilt:
         assert incremental[key] == rebuilt[key], key
@@ -192,6 +193,6 @@ def test_freshness_counts_articles_waiting_for_the_index(corpus_warehouse: Path,
         )
         stale = search.freshness(conn)
         assert stale.pending == 3 and stale.oldest_pending_since is not None
-        assert search.refresh_search_index(conn).changes
+        assert search_index.refresh_search_index(conn).changes
         assert search.freshness(conn).pending == 0
-        assert search.refresh_search_index(conn).changes == []  # nothing to do: no work
+        assert search_index.refresh_search_index(conn).changes == []  # nothing to do: no work

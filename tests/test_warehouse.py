@@ -9,7 +9,10 @@ import duckdb
 import pytest
 
 from newsetl.errors import WarehouseError, WarehouseLockedError
-from newsetl.storage import duckdb_file as warehouse
+from newsetl.storage import migrations
+from newsetl.storage.extensions import load_extension
+
+from .helpers import store
 
 HOLD_LOCK = """
 import sys, time, duckdb
@@ -21,10 +24,10 @@ conn.close()
 
 
 def test_migrations_apply_once_and_are_recorded(db_path: Path) -> None:
-    with warehouse.session(db_path) as conn:
-        applied = warehouse.migrate(conn)
-        assert applied == [m.version for m in warehouse.migrations()]
-        assert warehouse.migrate(conn) == []
+    with store(db_path).session() as conn:
+        applied = migrations.migrate(conn)
+        assert applied == [m.version for m in migrations.migrations()]
+        assert migrations.migrate(conn) == []
         rows = conn.execute("SELECT version, name FROM schema_migrations ORDER BY version").fetchall()
         assert rows[0] == (1, "core")
         tables = {r[0] for r in conn.execute("SELECT table_name FROM information_schema.tables").fetchall()}
@@ -39,16 +42,16 @@ def test_migrations_apply_once_and_are_recorded(db_path: Path) -> None:
 
 
 def test_edited_migration_is_refused(db_path: Path) -> None:
-    with warehouse.session(db_path) as conn:
-        warehouse.migrate(conn)
+    with store(db_path).session() as conn:
+        migrations.migrate(conn)
         conn.execute("UPDATE schema_migrations SET checksum = 'x' WHERE version = 1")
         with pytest.raises(WarehouseError, match="changed after it was applied"):
-            warehouse.migrate(conn)
+            migrations.migrate(conn)
 
 
 def test_bundled_fts_extension_loads_offline(db_path: Path) -> None:
-    with warehouse.session(db_path) as conn:
-        warehouse.load_extension(conn, "fts")
+    with store(db_path).session() as conn:
+        load_extension(conn, "fts")
         loaded = conn.execute(
             "SELECT loaded FROM duckdb_extensions() WHERE extension_name = 'fts'"
         ).fetchone()
@@ -72,7 +75,7 @@ def test_writer_waits_for_the_lock_then_proceeds(db_path: Path) -> None:
     holder = _hold_lock(db_path, 1.5)
     try:
         t0 = time.monotonic()
-        with warehouse.session(db_path, timeout_s=30) as conn:
+        with store(db_path, lock_timeout_s=30).session() as conn:
             conn.execute("SELECT 1")
         assert time.monotonic() - t0 >= 0.5
     finally:
@@ -83,9 +86,9 @@ def test_writer_gives_up_with_a_clear_message(db_path: Path) -> None:
     holder = _hold_lock(db_path, 30)
     try:
         with pytest.raises(
-            WarehouseLockedError, match=r"locked by another writer \(PID \d+\); gave up after 1 s"
+            WarehouseLockedError, match=r"held by another process \(PID \d+\).*gave up after 1 s"
         ):
-            warehouse.connect(db_path, timeout_s=1)
+            store(db_path, lock_timeout_s=1).connect()
     finally:
         holder.kill()
         holder.wait()
@@ -93,11 +96,11 @@ def test_writer_gives_up_with_a_clear_message(db_path: Path) -> None:
 
 def test_read_only_on_missing_file_is_clear(tmp_path: Path) -> None:
     with pytest.raises(WarehouseError, match="no warehouse at"):
-        warehouse.connect(tmp_path / "none.duckdb", read_only=True)
+        store(tmp_path / "none.duckdb").connect(read_only=True)
 
 
 def test_unwritable_location_is_clear(tmp_path: Path) -> None:
     blocker = tmp_path / "file"
     blocker.write_text("x")
     with pytest.raises(WarehouseError, match="cannot"):
-        warehouse.connect(blocker / "sub" / "news.duckdb")
+        store(blocker / "sub" / "news.duckdb").connect()

@@ -1,10 +1,55 @@
-"""newsetl: turn news (files, RSS/Atom feeds) into clean, queryable DuckDB tables."""
+"""newsetl: turn news (files, feeds, archives) into clean, queryable DuckDB tables.
 
+The public API, for notebooks and scripts::
+
+    import newsetl
+    con = newsetl.connect()                       # the warehouse, read-only, as a DuckDB connection
+    newsetl.ingest_files(["pages/"])              # a run without Prefect
+    summary, stats = newsetl.ingest_feeds(["https://example.org/feed.xml"])
+
+Heavy modules are imported on first use, so ``import newsetl`` stays cheap.
+"""
+
+from __future__ import annotations
+
+import importlib
 from importlib.metadata import PackageNotFoundError, version
+from typing import TYPE_CHECKING, Any
 
 try:
     __version__ = version("newsetl")
 except PackageNotFoundError:  # pragma: no cover - running from a source tree without install
     __version__ = "0.0.0+unknown"
 
-__all__ = ["__version__"]
+if TYPE_CHECKING:
+    import duckdb
+
+__all__ = ["Settings", "__version__", "connect", "ingest_feeds", "ingest_files", "open_warehouse"]
+
+_LAZY = {
+    "Settings": ("newsetl.settings", "Settings"),
+    "ingest_files": ("newsetl.sources.files", "ingest_files"),
+    "ingest_feeds": ("newsetl.sources.feeds", "ingest_feeds"),
+    "open_warehouse": ("newsetl.storage.backends", "open_warehouse"),
+}
+
+
+def __getattr__(name: str) -> Any:
+    """The public names, imported on first use (the package itself imports nothing)."""
+    if name in _LAZY:
+        module, attr = _LAZY[name]
+        return getattr(importlib.import_module(module), attr)
+    raise AttributeError(f"module 'newsetl' has no attribute {name!r}")
+
+
+def connect(
+    db: str | None = None, *, data_path: str | None = None, read_only: bool = True
+) -> duckdb.DuckDBPyConnection:
+    """A DuckDB connection with the warehouse attached and selected (a file or a lake).
+
+    ``db`` and ``data_path`` default to ``NEWSETL_DB`` / ``NEWSETL_DATA_PATH``. Read-only by
+    default: an analyst's connection never blocks an ingest. Close it when done.
+    """
+    settings = __getattr__("Settings").from_env(db=db, data_path=data_path)
+    conn: duckdb.DuckDBPyConnection = __getattr__("open_warehouse")(settings).connect(read_only=read_only)
+    return conn

@@ -23,23 +23,18 @@ class Outcome(StrEnum):
 
 
 class Stage(StrEnum):
-    """Where in the pipeline an input was rejected (the ``inputs.stage`` column)."""
+    """Where in the shared pipeline an input was rejected (the ``inputs.stage`` column).
 
-    DISCOVER = "discover"
+    Sources and the web layer add their own stages: ``discover`` (files), ``fetch`` and
+    ``policy`` (newsetl.web), ``parse`` (feeds, sitemaps, archives).
+    """
+
     READ = "read"
     DECODE = "decode"
     EXTRACT = "extract"
     ENRICH = "enrich"
     LOAD = "load"
-    FETCH = "fetch"
-    PARSE = "parse"
-    POLICY = "policy"
     WORKER = "worker"
-
-
-class SourceKind(StrEnum):
-    FILE = "file"
-    FEED = "feed"
 
 
 class DocKind(StrEnum):
@@ -47,16 +42,6 @@ class DocKind(StrEnum):
 
     HTML = "html"
     TEXT = "text"
-
-
-@dataclass(slots=True, frozen=True)
-class FileRef:
-    """A file found by discovery, with the stat data used to skip unchanged inputs."""
-
-    path: str
-    size: int
-    mtime_ns: int
-    kind: DocKind
 
 
 @dataclass(slots=True)
@@ -111,8 +96,9 @@ class Article:
     text_source: str
     encoding: str | None
     extractor_version: str
-    # Fields taken from a feed entry because the page had none ('title', 'published_at', ...).
-    filled_from_feed: list[str] = field(default_factory=list)
+    # Fields taken from the source's own metadata (a feed entry, a sitemap's news tags)
+    # because the page had none ('title', 'published_at', ...): the ``filled_from_feed`` column.
+    filled_from: list[str] = field(default_factory=list)
     # Bottom-k MinHash sketch for near-duplicate linking (newsetl.analysis.neardup); computed in the
     # extraction workers, stored in article_sketches, not a column of articles.
     sketch: Any = None
@@ -128,21 +114,28 @@ class Processed:
 
     source_kind: str
     source_ref: str
+    parent_ref: str | None = None
     sha256: str | None = None
     size_bytes: int | None = None
-    mtime_ns: int | None = None
     article: Article | None = None
     stage: str | None = None
     reason: str | None = None
     outcome_hint: str | None = None
     known_article_id: str | None = None
-    parent_ref: str | None = None
+    # Position of an earlier input of the same batch that this one repeats (the same page
+    # under two feed entries): it shares that input's outcome.
+    same_as: int | None = None
     duration_ms: float = 0.0
-    # True when settled from the stored state without reading the input (same size and
-    # mtime): there is nothing new to remember about it.
-    state_current: bool = False
+    # Settled from the stored state without reading the input (a file with the same size
+    # and mtime): there is nothing new to remember about it.
+    settled_from_state: bool = False
     # The raw bytes were written to (or found in) the raw archive in this run.
     raw_archived: bool = False
+    # For inputs fetched over HTTP: the page's status, why the page could not be used (the
+    # source's own text may still have made the article), and whether that may pass.
+    http_status: int | None = None
+    page_error: str | None = None
+    retryable: bool = False
 
     @property
     def rejected(self) -> bool:
@@ -184,6 +177,8 @@ class RunSummary:
     finished_at: datetime
     report: BatchReport
     top_reasons: list[tuple[str, str, int]]  # (stage, reason, count)
+    # The source's own counts (feeds polled, records skipped, ...), for the summary.
+    extra: dict[str, int] = field(default_factory=dict)
 
     @property
     def seconds(self) -> float:

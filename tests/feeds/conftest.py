@@ -15,17 +15,16 @@ import pytest
 
 from newsetl.models import RunSummary
 from newsetl.settings import Settings
-from newsetl.sources.feeds.ingest import FeedStats, ingest_feeds
+from newsetl.sources.feeds import FeedStats, ingest_feeds
 from newsetl.web.client import Fetcher, make_client
 from newsetl.web.politeness import Politeness
-from newsetl.web.settings import FeedSettings
 from newsetl.web.ssrf import SsrfGuard
 
 from ..conftest import corpus_path
 from .server import FeedServer
 
 
-def fast_feed_settings(**overrides: Any) -> FeedSettings:
+def fast_feed_settings(**overrides: Any) -> Settings:
     """Loopback-friendly: no per-host delay, short timeouts and back-offs."""
     base: dict[str, Any] = {
         "min_host_delay_s": 0.0,
@@ -38,7 +37,7 @@ def fast_feed_settings(**overrides: Any) -> FeedSettings:
         "concurrency": 8,
     }
     base.update(overrides)
-    return FeedSettings(**base)
+    return Settings.make(**base)
 
 
 @pytest.fixture
@@ -49,7 +48,7 @@ def server() -> Iterator[FeedServer]:
 
 
 @pytest.fixture
-def fsettings() -> FeedSettings:
+def fsettings() -> Settings:
     return fast_feed_settings()
 
 
@@ -110,21 +109,21 @@ def serve_news_feed(
 def run(
     urls: list[str],
     db: Path,
-    fsettings: FeedSettings,
+    fsettings: Settings,
     *,
     workers: int = 0,
     batch_size: int = 200,
     **kw: Any,
 ) -> tuple[RunSummary, FeedStats]:
-    settings = Settings(db_path=db, workers=workers, batch_size=batch_size, lock_timeout_s=20)
-    return ingest_feeds(urls, settings, fsettings, **kw)
+    settings = fsettings.with_(db=db, workers=workers, batch_size=batch_size, lock_timeout_s=20)
+    summary, stats = ingest_feeds(urls, settings, **kw)
+    return summary, FeedStats(**stats)
 
 
 @pytest.fixture
-def fetcher(fsettings: FeedSettings) -> Iterator[Fetcher]:
+def fetcher(fsettings: Settings) -> Iterator[Fetcher]:
     """A fetcher with a real guarded client; the test server's host counts as trusted."""
     guard = SsrfGuard()
-    with make_client(fsettings, guard) as client:
-        yield Fetcher(
-            client, fsettings, guard, Politeness(fsettings.per_host_concurrency, fsettings.min_host_delay_s)
-        )
+    web = fsettings.web
+    with make_client(web, guard) as client:
+        yield Fetcher(client, web, guard, Politeness(web.per_host_concurrency, web.min_host_delay_s))

@@ -89,7 +89,7 @@ def test_retry_after_is_honoured_and_capped(server: FeedServer, fetcher: Fetcher
 def test_timeouts_are_transient_and_bounded(server: FeedServer) -> None:
     settings = fast_feed_settings(read_timeout_s=0.3, total_timeout_s=1.0, max_attempts=2)
     guard = SsrfGuard()
-    fetcher = Fetcher(make_client(settings, guard), settings, guard, Politeness(2, 0))
+    fetcher = Fetcher(make_client(settings.web, guard), settings.web, guard, Politeness(2, 0))
     url = server.add("/slow", b"late", delay_s=1.0)
     started = time.monotonic()
     res = _get(fetcher, url)
@@ -151,7 +151,7 @@ def test_unknown_content_encoding_is_refused(server: FeedServer, fetcher: Fetche
 def test_an_injected_client_is_used_but_redirects_stay_checked(server: FeedServer) -> None:
     settings = fast_feed_settings()
     with httpx.Client(follow_redirects=True, headers={"User-Agent": "custom/1"}) as client:
-        fetcher = Fetcher(client, settings, SsrfGuard(), Politeness(2, 0))
+        fetcher = Fetcher(client, settings.web, SsrfGuard(), Politeness(2, 0))
         server.add("/x", status=302, headers={"Location": "/y"})
         server.add("/y", b"y")
         res = fetcher.fetch(server.url("/x"), kind="page", max_bytes=100, trusted=server.url("/"))

@@ -8,9 +8,8 @@ from xml.sax.saxutils import escape
 
 import pytest
 
-from newsetl.pipeline.engine import ingest_files
 from newsetl.settings import Settings
-from newsetl.web.settings import FeedSettings
+from newsetl.sources.files import ingest_files
 
 from ..helpers import table_rows
 from .conftest import benchmark_pages, run, serve_news_feed
@@ -41,7 +40,7 @@ def count(db: Path, sql: str) -> int:
 
 
 def test_first_poll_loads_entries_second_poll_is_a_304_with_no_work(
-    server: FeedServer, db_path: Path, fsettings: FeedSettings
+    server: FeedServer, db_path: Path, fsettings: Settings
 ) -> None:
     url, pages = serve_news_feed(
         server, "rss-parser/heise.atom", "/heise.atom", content_type="application/atom+xml"
@@ -81,7 +80,7 @@ def test_first_poll_loads_entries_second_poll_is_a_304_with_no_work(
 
 
 def test_changed_feed_loads_only_the_new_entry(
-    server: FeedServer, db_path: Path, fsettings: FeedSettings
+    server: FeedServer, db_path: Path, fsettings: Settings
 ) -> None:
     pages = benchmark_pages()
     items = []
@@ -107,7 +106,7 @@ def test_changed_feed_loads_only_the_new_entry(
 
 
 def test_failing_pages_fall_back_to_the_entrys_own_content(
-    server: FeedServer, db_path: Path, fsettings: FeedSettings
+    server: FeedServer, db_path: Path, fsettings: Settings
 ) -> None:
     html = benchmark_pages()[5][1]
     server.add("/p/ok", html)
@@ -180,14 +179,12 @@ def test_failing_pages_fall_back_to_the_entrys_own_content(
     assert count(db_path, "SELECT count(*) FROM fetches WHERE url LIKE '%/p/loop%'") == 2
 
 
-def _with(fs: FeedSettings, **kw: object) -> FeedSettings:
-    from dataclasses import replace
-
-    return replace(fs, **kw)  # type: ignore[arg-type]
+def _with(fs: Settings, **kw: object) -> Settings:
+    return fs.with_(**kw)
 
 
 def test_feed_metadata_fills_what_the_page_lacks(
-    server: FeedServer, db_path: Path, fsettings: FeedSettings
+    server: FeedServer, db_path: Path, fsettings: Settings
 ) -> None:
     bare_page = f"<html><body><article>{STORY}{STORY}</article></body></html>".encode()
     server.add("/bare", bare_page)
@@ -220,7 +217,7 @@ def test_feed_metadata_fills_what_the_page_lacks(
 
 
 def test_links_to_internal_addresses_are_refused_without_a_request(
-    server: FeedServer, db_path: Path, fsettings: FeedSettings
+    server: FeedServer, db_path: Path, fsettings: Settings
 ) -> None:
     """A feed on a public-looking name whose entries point at loopback, 10.x and the cloud
     metadata address: refused with a reason, nothing requested, the rest of the run goes on."""
@@ -278,7 +275,7 @@ def test_links_to_internal_addresses_are_refused_without_a_request(
 
 
 def test_the_same_story_in_two_feeds_is_one_article(
-    server: FeedServer, db_path: Path, fsettings: FeedSettings
+    server: FeedServer, db_path: Path, fsettings: Settings
 ) -> None:
     pages = benchmark_pages()
     for i in range(4):
@@ -318,7 +315,7 @@ def test_the_same_story_in_two_feeds_is_one_article(
 
 
 def test_bad_feeds_are_recorded_and_the_run_goes_on(
-    server: FeedServer, db_path: Path, fsettings: FeedSettings
+    server: FeedServer, db_path: Path, fsettings: Settings
 ) -> None:
     good, _ = serve_news_feed(
         server, "prof18-rss-parser/androidauthority_feed-test-malformed.xml", "/malformed.xml"
@@ -389,7 +386,7 @@ def test_bad_feeds_are_recorded_and_the_run_goes_on(
     assert count(db_path, "SELECT count(*) FROM feeds") == len(bad) + 1
 
 
-def test_only_due_feeds_are_polled(server: FeedServer, db_path: Path, fsettings: FeedSettings) -> None:
+def test_only_due_feeds_are_polled(server: FeedServer, db_path: Path, fsettings: Settings) -> None:
     urls = [server.add(f"/due{i}.xml", rss([]), content_type="application/rss+xml") for i in range(3)]
     run(urls, db_path, fsettings)
     with __import__("duckdb").connect(str(db_path)) as conn:
@@ -401,7 +398,7 @@ def test_only_due_feeds_are_polled(server: FeedServer, db_path: Path, fsettings:
 
 
 def test_entries_whose_page_failed_transiently_are_retried_later(
-    server: FeedServer, db_path: Path, fsettings: FeedSettings
+    server: FeedServer, db_path: Path, fsettings: Settings
 ) -> None:
     server.add("/later", b"busy", status=503)
     items = [{"title": "Soon", "link": server.url("/later"), "guid": "soon"}]
@@ -420,7 +417,7 @@ def test_entries_whose_page_failed_transiently_are_retried_later(
 
 
 def test_pages_from_feeds_are_extracted_exactly_like_files(
-    server: FeedServer, db_path: Path, fsettings: FeedSettings, tmp_path: Path
+    server: FeedServer, db_path: Path, fsettings: Settings, tmp_path: Path
 ) -> None:
     pages = benchmark_pages()[40:44]
     items = []
@@ -432,14 +429,14 @@ def test_pages_from_feeds_are_extracted_exactly_like_files(
     url = server.add("/q.xml", rss(items), content_type="application/rss+xml")
     run([url], db_path, fsettings)
     files_db = tmp_path / "files.duckdb"
-    ingest_files([tmp_path / "files"], Settings(db_path=files_db, workers=0))
+    ingest_files([tmp_path / "files"], Settings.make(db=files_db, workers=0))
     cols = "article_id, url, title, text, content_hash, language, published_at, authors"
     via_feed = table_rows(db_path, f"SELECT {cols} FROM articles ORDER BY article_id")
     via_files = table_rows(files_db, f"SELECT {cols} FROM articles ORDER BY article_id")
     assert len(via_feed) == 4 and via_feed == via_files
 
 
-def test_batches_across_worker_processes(server: FeedServer, db_path: Path, fsettings: FeedSettings) -> None:
+def test_batches_across_worker_processes(server: FeedServer, db_path: Path, fsettings: Settings) -> None:
     """A 40-entry ISO-8859-1 feed, pages for six entries (the rest 404 -> feed content),
     extracted by two worker processes in chunks of seven entries."""
     url, _ = serve_news_feed(server, "miniflux/golem.de_encoding_ISO-8859-1.xml", "/golem.xml", limit=6)
@@ -459,7 +456,7 @@ def test_batches_across_worker_processes(server: FeedServer, db_path: Path, fset
 
 @pytest.mark.parametrize("n_feeds", [120])
 def test_many_unchanged_feeds_cost_one_request_each(
-    server: FeedServer, db_path: Path, fsettings: FeedSettings, n_feeds: int
+    server: FeedServer, db_path: Path, fsettings: Settings, n_feeds: int
 ) -> None:
     urls = [
         server.add(f"/m{i}.xml", rss([]), content_type="application/rss+xml", etag=f"e{i}")
@@ -477,7 +474,7 @@ def test_many_unchanged_feeds_cost_one_request_each(
 
 
 def test_a_runaway_feed_is_taken_in_portions_without_losing_entries(
-    server: FeedServer, db_path: Path, fsettings: FeedSettings
+    server: FeedServer, db_path: Path, fsettings: Settings
 ) -> None:
     items = [
         {

@@ -8,7 +8,8 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 
 from newsetl.web.client import Fetcher, make_client
-from newsetl.web.politeness import Politeness, RobotsCache, RobotsFile
+from newsetl.web.politeness import Politeness
+from newsetl.web.robots import RobotsCache, RobotsFile
 from newsetl.web.ssrf import SsrfGuard
 
 from .conftest import fast_feed_settings
@@ -18,7 +19,7 @@ from .server import FeedServer
 def _fetcher(per_host: int, delay: float) -> Fetcher:
     settings = fast_feed_settings(per_host_concurrency=per_host, min_host_delay_s=delay, concurrency=16)
     guard = SsrfGuard()
-    return Fetcher(make_client(settings, guard), settings, guard, Politeness(per_host, delay))
+    return Fetcher(make_client(settings.web, guard), settings.web, guard, Politeness(per_host, delay))
 
 
 def test_at_most_two_requests_per_host_at_once(server: FeedServer) -> None:

@@ -8,6 +8,7 @@ from pathlib import Path
 import listparser
 import pytest
 
+from newsetl.settings import FeedSettings
 from newsetl.sources.feeds.registry import (
     FeedUrlError,
     Subscription,
@@ -20,8 +21,8 @@ from newsetl.sources.feeds.registry import (
     read_subscription_list,
     remove_feeds,
 )
-from newsetl.storage.duckdb_file import ensure_schema, session
-from newsetl.web.settings import FeedSettings
+
+from ..helpers import store
 
 OPML = b"""<?xml version="1.0" encoding="UTF-8"?>
 <opml version="2.0">
@@ -57,8 +58,8 @@ def test_opml_and_plain_lists() -> None:
 
 def test_add_list_remove(tmp_path: Path) -> None:
     db = tmp_path / "w.duckdb"
-    ensure_schema(db)
-    with session(db) as conn:
+    store(db).ensure_schema()
+    with store(db).session() as conn:
         first = add_feeds(conn, read_subscription_list(OPML))
         assert [new for _, new in first] == [True, True, True]
         again = add_feeds(conn, [Subscription("https://rss.orf.at/news.xml", name="ORF News")])

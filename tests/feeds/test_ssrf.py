@@ -7,9 +7,9 @@ import ipaddress
 import httpcore
 import pytest
 
+from newsetl.settings import Settings
 from newsetl.web.client import Fetcher, GuardedBackend, make_client
 from newsetl.web.politeness import Politeness
-from newsetl.web.settings import FeedSettings
 from newsetl.web.ssrf import PolicyRefusal, SsrfGuard, address_problem, same_site
 
 from .conftest import fast_feed_settings
@@ -115,8 +115,8 @@ def test_dns_answers_are_cached_within_a_run() -> None:
     assert resolve.calls == ["news.example.com"]  # type: ignore[attr-defined]
 
 
-def _fetcher(settings: FeedSettings, guard: SsrfGuard) -> Fetcher:
-    return Fetcher(make_client(settings, guard), settings, guard, Politeness(2, 0))
+def _fetcher(settings: Settings, guard: SsrfGuard) -> Fetcher:
+    return Fetcher(make_client(settings.web, guard), settings.web, guard, Politeness(2, 0))
 
 
 def test_refused_links_and_redirects_cause_no_request(server: FeedServer) -> None:

@@ -15,9 +15,9 @@ from typing import Any
 
 import duckdb
 
-from newsetl.pipeline.workers import pid_is_alive
-from newsetl.storage.duckdb_file import session
+from newsetl.storage.base import Warehouse
 from newsetl.storage.raw_archive import RawArchive
+from newsetl.storage.runs import pid_is_alive
 
 _EXAMPLES = 5
 
@@ -66,17 +66,16 @@ def _tables(conn: duckdb.DuckDBPyConnection) -> set[str]:
 
 
 def run_audit(
-    db_path: str | Path,
+    store: Warehouse,
     archive_dir: str | Path | None = None,
     *,
     run_id: str | None = None,
     expect_archive: bool = True,
-    timeout_s: float = 60.0,
 ) -> AuditReport:
     """Check the invariants (read-only). ``run_id`` limits the raw-archive disk check to one
     run's inputs, which is what flows do after each run; ``newsetl audit`` checks everything."""
-    report = AuditReport(db_path=str(db_path))
-    with session(db_path, read_only=True, timeout_s=timeout_s) as conn:
+    report = AuditReport(db_path=store.describe())
+    with store.session(read_only=True) as conn:
         tables = _tables(conn)
         add = report.findings.append
         add(

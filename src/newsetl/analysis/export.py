@@ -20,7 +20,8 @@ import duckdb
 
 from newsetl import __version__
 from newsetl.errors import NewsetlError
-from newsetl.storage.duckdb_file import schema_version, session
+from newsetl.storage.base import Warehouse
+from newsetl.storage.migrations import schema_version
 
 FORMATS = ("parquet", "csv", "jsonl")
 # The date each table or view is partitioned and filtered (--since) by.
@@ -79,14 +80,13 @@ def exportable(conn: duckdb.DuckDBPyConnection) -> list[str]:
 
 
 def export(
-    db_path: str | Path,
+    store: Warehouse,
     out_dir: str | Path,
     *,
     fmt: str = "parquet",
     tables: Sequence[str] = (),
     since: date | None = None,
     overwrite: bool = False,
-    timeout_s: float = 60.0,
 ) -> ExportResult:
     """Write the tables (default: the core tables) from one consistent snapshot."""
     if fmt not in FORMATS:
@@ -95,7 +95,7 @@ def export(
     if out.exists() and any(out.iterdir()) and not overwrite:
         raise ExportError(f"{out} is not empty (pass --overwrite to replace the exported tables' files)")
     out.mkdir(parents=True, exist_ok=True)
-    with session(db_path, read_only=True, timeout_s=timeout_s) as conn:
+    with store.session(read_only=True) as conn:
         conn.execute("SET TimeZone = 'UTC'")  # timestamps in CSV/JSON and partition dates are UTC
         available = exportable(conn)
         wanted = list(dict.fromkeys(tables or [t for t in DEFAULT_TABLES if t in available]))

@@ -16,8 +16,8 @@ import duckdb
 
 from newsetl.settings import Settings
 from newsetl.storage import runs
-from newsetl.storage.duckdb_file import session, transaction
-from newsetl.storage.raw_archive import RawArchive
+from newsetl.storage.base import Warehouse, transaction
+from newsetl.storage.raw_archive import RawArchive, archive_root
 
 
 @dataclass(slots=True)
@@ -47,7 +47,8 @@ def _table_exists(conn: duckdb.DuckDBPyConnection, name: str) -> bool:
 
 
 def close_crashed_runs(conn: duckdb.DuckDBPyConnection) -> str:
-    crashed = runs.mark_crashed_runs(conn)
+    with transaction(conn):
+        crashed = runs.mark_crashed_runs(conn)
     return f"{len(crashed)} run(s) marked crashed" if crashed else "no abandoned runs"
 
 
@@ -68,7 +69,7 @@ def prune_fetch_log(retention_days: int) -> Step:
 
 def refresh_search(conn: duckdb.DuckDBPyConnection) -> str:
     """Bring full-text search up to date, however large the backlog (runs skip big ones)."""
-    from newsetl.analysis.search import refresh_search_index
+    from newsetl.analysis.search_index import refresh_search_index
 
     report = refresh_search_index(conn)
     added = sum(c.added for c in report.changes)
@@ -76,7 +77,7 @@ def refresh_search(conn: duckdb.DuckDBPyConnection) -> str:
     return f"search index: {added} added, {removed} removed in {report.seconds:.1f} s"
 
 
-def prune_raw_archive(retention_days: int, archive_dir: Path) -> Step:
+def prune_raw_archive(retention_days: int, archive_dir: str | Path) -> Step:
     """Delete raw bytes not seen for ``retention_days`` (0 keeps them forever)."""
 
     def step(conn: duckdb.DuckDBPyConnection) -> str:
@@ -117,37 +118,28 @@ def checkpoint(conn: duckdb.DuckDBPyConnection) -> str:
 
 
 def default_steps(
-    fetch_log_retention_days: int = 30, settings: Settings | None = None
+    fetch_log_retention_days: int = 30, settings: Settings | None = None, store: Warehouse | None = None
 ) -> list[tuple[str, Step]]:
+    """The nightly steps; the backend adds its own (checkpoint a file, compact a lake)."""
     settings = settings or Settings.from_env()
-    return [
+    steps: list[tuple[str, Step]] = [
         ("close-crashed-runs", close_crashed_runs),
         ("prune-fetch-log", prune_fetch_log(fetch_log_retention_days)),
-        ("prune-raw-archive", prune_raw_archive(settings.raw_retention_days, settings.archive_dir)),
+        ("prune-raw-archive", prune_raw_archive(settings.archive.raw_retention_days, archive_root(settings))),
         ("refresh-search", refresh_search),
-        ("analyze", analyze),
-        ("checkpoint", checkpoint),
     ]
+    if store is None or store.capabilities.single_writer:
+        steps += [("analyze", analyze), ("checkpoint", checkpoint)]
+    return steps
 
 
-def file_size(db_path: str | Path) -> int:
-    p = Path(db_path)
-    wal = p.with_name(p.name + ".wal")
-    return sum(f.stat().st_size for f in (p, wal) if f.exists())
-
-
-def run_maintenance(
-    db_path: str | Path,
-    steps: list[tuple[str, Step]] | None = None,
-    *,
-    lock_timeout_s: float = 60.0,
-) -> MaintenanceReport:
+def run_maintenance(store: Warehouse, steps: list[tuple[str, Step]] | None = None) -> MaintenanceReport:
     """Run the steps in order, each in its own short session so loads can interleave."""
-    report = MaintenanceReport(db_path=str(db_path), size_before=file_size(db_path))
-    for name, step in steps if steps is not None else default_steps():
+    report = MaintenanceReport(db_path=store.describe(), size_before=store.size_bytes())
+    for name, step in steps if steps is not None else default_steps(store=store):
         t0 = time.perf_counter()
-        with session(db_path, timeout_s=lock_timeout_s) as conn:
+        with store.session() as conn:
             detail = step(conn)
         report.steps.append(StepResult(name, round(time.perf_counter() - t0, 3), detail))
-    report.size_after = file_size(db_path)
+    report.size_after = store.size_bytes()
     return report

@@ -23,9 +23,7 @@ change, or to split clusters whose articles were later rewritten).
 
 from __future__ import annotations
 
-import re
 import time
-import zlib
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -33,11 +31,20 @@ from typing import Any
 
 import duckdb
 import numpy as np
-import numpy.typing as npt
 import polars as pl
 
-K = 128  # sketch size: standard error of the estimate is sqrt(J(1-J)/K) (0.044 at J=0.5)
-SHINGLE_WORDS = 3
+from newsetl.pipeline.fingerprint import (
+    SHINGLE_WORDS,
+    K,
+    Sketch,
+    n_shingles,
+    shingle_hashes,
+    similarity,
+    sketch,
+)
+from newsetl.storage.base import Warehouse
+from newsetl.storage.writes import upsert
+
 # Estimated Jaccard similarity at or above which two texts are near-duplicates. Measured by
 # bench/neardup.py on the corpus: 1,975 of 1,981 constructed near-duplicates score >= 0.3
 # (precision 1.0, recall 0.997); different articles on the same topic or from the same
@@ -54,74 +61,20 @@ MAX_LINKS = 20  # edges kept per article (its most similar earlier articles)
 # made of phrases that many stored articles share.
 MAX_CANDIDATES = 50
 METHOD = f"minhash-bottom{K}-w{SHINGLE_WORDS}"
+_CLUSTER_SCHEMA = {"article_id": pl.Utf8, "cluster_id": pl.Utf8, "updated_at": pl.Datetime("us", "UTC")}
 
-# CJK ideographs and kana are written without spaces: one token per character.
-_CJK = re.compile(r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
-_CJK_TOKEN = re.compile(r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]|\w+")
-_WORD = re.compile(r"\w+")
-_MASK = np.uint64(0xFFFFFFFFFFFFFFFF)
-_M1 = np.uint64(0xBF58476D1CE4E5B9)
-_M2 = np.uint64(0x94D049BB133111EB)
-_P1 = np.uint64(0x9E3779B97F4A7C15)
-_P2 = np.uint64(0xC2B2AE3D27D4EB4F)
-
-Sketch = npt.NDArray[np.uint64]
-
-
-def tokens(text: str) -> list[str]:
-    folded = text.casefold()
-    return (_CJK_TOKEN if _CJK.search(folded) else _WORD).findall(folded)
-
-
-def _mix(x: Sketch) -> Sketch:
-    """splitmix64 finaliser: spreads combined word hashes over all 64 bits."""
-    x = x ^ (x >> np.uint64(30))
-    x = x * _M1
-    x = x ^ (x >> np.uint64(27))
-    x = x * _M2
-    return x ^ (x >> np.uint64(31))
-
-
-def shingle_hashes(text: str) -> Sketch:
-    """Distinct 64-bit hashes of the text's word 3-shingles (case-folded), sorted.
-
-    Stable across processes and versions (CRC-32 per word, fixed 64-bit arithmetic per
-    shingle): sketches stored by one run must match those computed by the next.
-    """
-    words = tokens(text)
-    if len(words) < SHINGLE_WORDS:
-        return np.empty(0, dtype=np.uint64)
-    cache: dict[str, int] = {}
-    hashed = np.array(
-        [cache[w] if w in cache else cache.setdefault(w, zlib.crc32(w.encode("utf-8"))) for w in words],
-        dtype=np.uint64,
-    )
-    with np.errstate(over="ignore"):
-        combined = hashed[:-2] * _P1 + hashed[1:-1] * _P2 + hashed[2:]
-        return np.unique(_mix(combined))
-
-
-def sketch(text: str, k: int = K) -> Sketch:
-    """Bottom-k sketch: the k smallest shingle hashes (all of them for short texts)."""
-    return shingle_hashes(text)[:k]
-
-
-def n_shingles(text: str) -> int:
-    return len(shingle_hashes(text))
-
-
-def similarity(a: Sketch, b: Sketch, k: int = K) -> float:
-    """Bottom-k estimate of the Jaccard similarity of the two shingle sets.
-
-    Among the k smallest hashes of the union, the share present in both sketches. Exact
-    when both texts have at most k shingles. Sketches are sorted and unique.
-    """
-    if len(a) == 0 or len(b) == 0:
-        return 0.0
-    union_k = np.union1d(a, b)[:k]
-    both = np.intersect1d(a, b, assume_unique=True)
-    # Values in both sketches are in the union; those up to its k-th smallest are shared.
-    return float(np.count_nonzero(both <= union_k[-1]) / len(union_k))
+__all__ = [
+    "METHOD",
+    "THRESHOLD",
+    "K",
+    "Sketch",
+    "link_articles",
+    "n_shingles",
+    "relink_all",
+    "shingle_hashes",
+    "similarity",
+    "sketch",
+]
 
 
 def _score_pairs(conn: duckdb.DuckDBPyConnection) -> list[tuple[str, str, float]]:
@@ -370,17 +323,13 @@ def _assign_clusters(
         if current.get(d.article_id) != cid:
             rows.append({"article_id": d.article_id, "cluster_id": cid})
     if rows:
-        frame = pl.DataFrame(rows, schema={"article_id": pl.Utf8, "cluster_id": pl.Utf8}).with_columns(
-            pl.lit(now).cast(pl.Datetime("us", "UTC")).alias("updated_at")
+        upsert(
+            conn,
+            "article_clusters",
+            [{**r, "updated_at": now} for r in rows],
+            _CLUSTER_SCHEMA,
+            ["article_id"],
         )
-        conn.register("_nd_clusters", frame)
-        try:
-            conn.execute(
-                """INSERT OR REPLACE INTO article_clusters (article_id, cluster_id, updated_at)
-                   SELECT article_id, cluster_id, updated_at FROM _nd_clusters"""
-            )
-        finally:
-            conn.unregister("_nd_clusters")
     return len(merges)
 
 
@@ -420,3 +369,28 @@ def relink_all(
         total.merged_clusters += part.merged_clusters
     total.seconds = time.perf_counter() - started
     return total
+
+
+def relink_warehouse(store: Warehouse, *, run_id: str | None = None) -> tuple[LinkReport, int, str]:
+    """Recompute every link and cluster as a run of its own ('relink' in ``runs``):
+    (what was linked, stories with 2+ articles, the run id)."""
+    import uuid
+
+    from newsetl.storage import runs
+
+    run_id = run_id or str(uuid.uuid4())
+    store.ensure_schema()
+    store.write(
+        lambda conn: runs.start_run(conn, run_id, "relink", {"method": METHOD, "threshold": THRESHOLD})
+    )
+    try:
+        report = store.write(lambda conn: relink_all(conn, run_id))
+    except BaseException as exc:
+        runs.record_failure(
+            lambda **kw: store.write(lambda conn: runs.finish_run(conn, run_id, **kw)), run_id, exc
+        )
+        raise
+    store.write(lambda conn: runs.finish_run(conn, run_id))
+    with store.session(read_only=True) as conn:
+        row = conn.execute("SELECT count(*) FROM story_clusters").fetchone()
+    return report, int(row[0]) if row else 0, run_id

@@ -4,11 +4,9 @@ inputs were rejected lately, and how big the warehouse is."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
-from newsetl.analysis.maintenance import file_size
-from newsetl.storage.duckdb_file import session
+from newsetl.storage.base import Warehouse
 
 Rows = list[tuple[Any, ...]]
 
@@ -36,12 +34,10 @@ def _section(conn: Any, title: str, sql: str, params: list[Any] | None = None) -
     return Section(title, [d[0] for d in cur.description], cur.fetchall())
 
 
-def warehouse_status(
-    db_path: str | Path, *, runs: int = 10, days: int = 7, timeout_s: float = 15.0
-) -> Status:
+def warehouse_status(store: Warehouse, *, runs: int = 10, days: int = 7) -> Status:
     """Read-only snapshot; safe to call while ingests run (waits briefly for the lock)."""
-    status = Status(db_path=str(db_path), size_bytes=file_size(db_path))
-    with session(db_path, read_only=True, timeout_s=timeout_s) as conn:
+    status = Status(db_path=store.describe(), size_bytes=store.size_bytes())
+    with store.session(read_only=True) as conn:
         tables = _tables(conn)
         if "runs" not in tables:
             return status

@@ -1,5 +1,10 @@
-"""The ``newsetl`` command line."""
+"""The ``newsetl`` command line: argument parsing and output over the library."""
 
-from newsetl.cli.app import app, main
+from newsetl.cli import analyst, feeds, ingest, ops, query
+from newsetl.cli.app import app
 
-__all__ = ["app", "main"]
+__all__ = ["analyst", "app", "feeds", "ingest", "main", "ops", "query"]
+
+
+def main() -> None:
+    app()

@@ -17,9 +17,8 @@ import typer
 from rich.table import Table
 from rich.text import Text
 
-from newsetl.cli.app import DbOption, _db, app, err, fail, out, render_rows
+from newsetl.cli.app import DbOption, app, err, fail, out, render_rows, store_for
 from newsetl.errors import NewsetlError
-from newsetl.settings import Settings
 
 DateOption = typer.Option(formats=["%Y-%m-%d"], show_default=False)
 
@@ -34,10 +33,8 @@ def _ago(ts: datetime | None) -> str:
     return "just now"
 
 
-def _read_session(db: Path | None) -> Any:
-    from newsetl.storage.duckdb_file import session
-
-    return session(_db(db), read_only=True, timeout_s=Settings.from_env().lock_timeout_s)
+def _read_session(db: str | None) -> Any:
+    return store_for(db).session(read_only=True)
 
 
 def _freshness_note(f: Any) -> None:
@@ -77,6 +74,7 @@ def search(
     Example:  newsetl search "Kirche Missbrauch" --lang de --since 2024-01-01 --limit 5
     """
     from newsetl.analysis import search as searching
+    from newsetl.analysis import search_index
 
     try:
         with _read_session(db) as conn:
@@ -86,7 +84,7 @@ def search(
             # miss what the last run loaded.
             if fresh.pending > 2000:
                 err.print(f"[dim]indexing {fresh.pending} new or changed articles first…[/]")
-            searching.refresh(_db(db))
+            search_index.refresh(store_for(db))
         with _read_session(db) as conn:
             fresh = searching.freshness(conn)
             hits = searching.search(conn, query, lang=lang, since=since, limit=limit)
@@ -152,13 +150,13 @@ def reindex(
     Example:  newsetl reindex --db warehouse/news.duckdb
     """
     from newsetl.analysis import search as searching
-    from newsetl.storage.duckdb_file import ensure_schema, session
+    from newsetl.analysis import search_index
 
-    settings = Settings.from_env()
+    store = store_for(db)
     try:
-        ensure_schema(_db(db), timeout_s=settings.lock_timeout_s)
-        with session(_db(db), timeout_s=settings.lock_timeout_s) as conn:
-            report = searching.refresh_search_index(conn, full=full)
+        store.ensure_schema()
+        with store.session() as conn:
+            report = search_index.refresh_search_index(conn, full=full)
             fresh = searching.freshness(conn)
     except NewsetlError as exc:
         raise fail(str(exc)) from None
@@ -241,29 +239,14 @@ def relink(db: DbOption = None) -> None:
     Example:  newsetl relink --db warehouse/news.duckdb
     """
     from newsetl.analysis import neardup
-    from newsetl.pipeline.engine import new_run_id
-    from newsetl.storage import runs
-    from newsetl.storage.duckdb_file import ensure_schema, session, transaction
 
-    settings = Settings.from_env()
-    run_id = new_run_id()
     try:
-        ensure_schema(_db(db), timeout_s=settings.lock_timeout_s)
-        with session(_db(db), timeout_s=settings.lock_timeout_s) as conn:
-            runs.start_run(conn, run_id, "relink", {"method": neardup.METHOD, "threshold": neardup.THRESHOLD})
-            try:
-                with transaction(conn):
-                    report = neardup.relink_all(conn, run_id)
-            except BaseException as exc:
-                runs.finish_run(conn, run_id, "failed", str(exc)[:1000])
-                raise
-            runs.finish_run(conn, run_id)
-            n_clusters = conn.execute("SELECT count(*) FROM story_clusters").fetchone()
+        report, n_clusters, run_id = neardup.relink_warehouse(store_for(db))
     except NewsetlError as exc:
         raise fail(str(exc)) from None
     out.print(
         f"{report.articles} articles, {report.links} near-duplicate links, "
-        f"{n_clusters[0] if n_clusters else 0} stories with 2+ articles "
+        f"{n_clusters} stories with 2+ articles "
         f"({report.seconds:.1f} s; run {run_id})",
         highlight=False,
     )
@@ -352,13 +335,12 @@ def export_cmd(
 
     try:
         result = export(
-            _db(db),
+            store_for(db),
             out_dir,
             fmt=fmt,
             tables=table or (),
             since=since.date() if since else None,
             overwrite=overwrite,
-            timeout_s=Settings.from_env().lock_timeout_s,
         )
     except NewsetlError as exc:
         raise fail(str(exc)) from None

@@ -1,6 +1,8 @@
-"""The ``newsetl`` command line: parses arguments and calls the library or a flow.
+"""What every ``newsetl`` command shares: the Typer app, options, output, and running a flow.
 
-No pipeline logic lives here (sqlite-utils' cli.py over db.py is the model).
+The command modules (ingest, query, feeds, analyst, ops) import from here and register
+their commands on :data:`app`; ``newsetl.cli`` imports them all. No pipeline logic lives
+in the CLI (sqlite-utils' cli.py over db.py is the model).
 """
 
 from __future__ import annotations
@@ -11,7 +13,6 @@ import sys
 import threading
 import time
 from collections.abc import Callable
-from pathlib import Path
 from typing import Annotated, Any
 
 import typer
@@ -20,7 +21,9 @@ from rich.table import Table
 
 from newsetl import __version__
 from newsetl.errors import NewsetlError
-from newsetl.settings import Settings, default_db_path
+from newsetl.settings import Settings
+from newsetl.storage.backends import open_warehouse
+from newsetl.storage.base import Warehouse
 
 app = typer.Typer(
     name="newsetl",
@@ -36,10 +39,13 @@ out = Console()
 err = Console(stderr=True)
 
 DbOption = Annotated[
-    Path | None,
+    str | None,
     typer.Option(
         "--db",
-        help="DuckDB warehouse file \\[default: $NEWSETL_DB or warehouse/news.duckdb]",
+        help=(
+            "Warehouse: a DuckDB file, or ducklake:sqlite:PATH / ducklake:postgres:CONNINFO "
+            "\\[default: $NEWSETL_DB or warehouse/news.duckdb]"
+        ),
         show_default=False,
     ),
 ]
@@ -56,8 +62,17 @@ def fail(message: str, code: int = 1) -> typer.Exit:
     return typer.Exit(code)
 
 
-def _db(db: Path | None) -> Path:
-    return db if db is not None else default_db_path()
+def settings_for(db: str | None = None, **overrides: Any) -> Settings:
+    """Settings from the environment, with what the command line gave."""
+    try:
+        return Settings.from_env(db=db, **overrides)
+    except ValueError as exc:
+        raise fail(str(exc), code=2) from None
+
+
+def store_for(db: str | None = None, **overrides: Any) -> Warehouse:
+    """The warehouse a command works on (``--db``, else ``NEWSETL_DB``, else the default)."""
+    return open_warehouse(settings_for(db, **overrides).storage)
 
 
 def _quiet_prefect(verbose: bool) -> None:
@@ -97,7 +112,7 @@ def main_callback(
     """News ingestion ETL: files and feeds -> clean articles in DuckDB."""
 
 
-# --- ingest ---------------------------------------------------------------------------
+# --- running flows ----------------------------------------------------------------------
 
 
 def print_summary(summary: dict[str, Any]) -> None:
@@ -120,42 +135,10 @@ def print_summary(summary: dict[str, Any]) -> None:
     out.print(f"{summary['status']} in {summary['seconds']:.1f} s → {summary['db']}", highlight=False)
 
 
-@app.command()
-def ingest(
-    paths: Annotated[
-        list[Path], typer.Argument(help="Files or directories (recursive).", show_default=False)
-    ],
-    db: DbOption = None,
-    batch_size: Annotated[int, typer.Option(help="Documents per batch (one transaction each).")] = 500,
-    workers: WorkersOption = None,
-    verbose: VerboseOption = False,
-    json_out: JsonOption = False,
-) -> None:
-    """Ingest HTML pages (any charset, .gz too) and plain-text articles.
-
-    Example:  newsetl ingest ../shared/corpus/seed/ pages/ --db warehouse/news.duckdb
-    """
-    from newsetl.sources.files.discover import check_paths
-
-    try:
-        check_paths(paths)
-    except NewsetlError as exc:
-        raise fail(str(exc)) from None
-
-    def run() -> dict[str, Any]:
-        from flows.ingest_files import ingest_files
-
-        return ingest_files(
-            paths=[str(p) for p in paths], db=str(_db(db)), batch_size=batch_size, workers=workers
-        )
-
-    run_flow_command(run, db=_db(db), verbose=verbose, workers=workers, json_out=json_out)
-
-
 def run_flow_command(
     run: Callable[[], dict[str, Any]],
     *,
-    db: Path,
+    db: str | None,
     verbose: bool,
     workers: int | None,
     json_out: bool,
@@ -166,9 +149,7 @@ def run_flow_command(
     and exit 1 when the run failed or its audit did."""
     server = _head_start(verbose, workers)
     try:
-        from newsetl.storage.duckdb_file import ensure_schema
-
-        ensure_schema(db, timeout_s=Settings.from_env().lock_timeout_s)
+        store_for(db).ensure_schema()
     except NewsetlError as exc:
         server.stop()
         raise fail(str(exc)) from None
@@ -240,34 +221,6 @@ class _progress:
             self.bar.stop()
 
 
-# --- sql ------------------------------------------------------------------------------
-
-
-@app.command()
-def sql(
-    query: Annotated[str, typer.Argument(help="SQL to run (read-only).", show_default=False)],
-    db: DbOption = None,
-    fmt: Annotated[str, typer.Option("--format", "-f", help="table, csv, json or markdown.")] = "table",
-    max_rows: Annotated[int, typer.Option(help="Rows to print in table format.")] = 200,
-    wait: Annotated[float, typer.Option(help="Seconds to wait while a writer holds the lock.")] = 15.0,
-) -> None:
-    """Run a read-only SQL query against the warehouse and print the result.
-
-    Example:  newsetl sql "SELECT language, count(*) FROM articles GROUP BY ALL"
-    """
-    import duckdb
-
-    from newsetl.analysis.query import run_query
-
-    try:
-        columns, rows = run_query(_db(db), query, timeout_s=wait)
-    except NewsetlError as exc:
-        raise fail(str(exc)) from None
-    except duckdb.Error as exc:
-        raise fail(" ".join(str(exc).split())) from None
-    render_rows(columns, rows, fmt, max_rows)
-
-
 def render_rows(columns: list[str], rows: list[tuple[Any, ...]], fmt: str, max_rows: int) -> None:
     if fmt == "json":
         sys.stdout.write(
@@ -296,18 +249,3 @@ def render_rows(columns: list[str], rows: list[tuple[Any, ...]], fmt: str, max_r
             err.print(f"({len(rows)} rows, {max_rows} shown; use --max-rows or --format csv)")
     else:
         raise fail(f"unknown format {fmt!r} (table, csv, json, markdown)", code=2)
-
-
-# Command groups of other areas live in their own modules (cli_<area>.py) and register
-# themselves on ``app`` when imported here, below everything they use.
-from newsetl.cli import analyst as cli_analyst  # noqa: E402, F401
-from newsetl.cli import feeds as cli_feeds  # noqa: E402, F401
-from newsetl.cli import ops as cli_ops  # noqa: E402, F401
-
-
-def main() -> None:
-    app()
-
-
-if __name__ == "__main__":  # pragma: no cover
-    main()

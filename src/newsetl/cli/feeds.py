@@ -17,15 +17,14 @@ from newsetl.cli.app import (
     JsonOption,
     VerboseOption,
     WorkersOption,
-    _db,
     app,
     fail,
     out,
     render_rows,
     run_flow_command,
+    store_for,
 )
 from newsetl.errors import NewsetlError
-from newsetl.settings import Settings
 
 feeds_app = typer.Typer(
     name="feeds",
@@ -40,16 +39,11 @@ app.add_typer(feeds_app)
 _NO_FEED_TABLES = "this warehouse has no feed tables yet: `newsetl feeds add URL` creates them"
 
 
-def _lock_timeout() -> float:
-    return Settings.from_env().lock_timeout_s
-
-
-def _write_session(db: Path | None) -> Any:
-    from newsetl.storage.duckdb_file import ensure_schema, session
-
-    path = _db(db)
-    ensure_schema(path, timeout_s=_lock_timeout())
-    return session(path, timeout_s=_lock_timeout())
+def _write(db: str | None, fn: Any) -> Any:
+    """``fn(conn)`` in one write transaction on the warehouse (created if new)."""
+    store = store_for(db)
+    store.ensure_schema()
+    return store.write(fn)
 
 
 @feeds_app.command("add")
@@ -68,8 +62,7 @@ def feeds_add(
     if name and len(urls) > 1:
         raise fail("--name applies to one feed; add feeds one by one to name them", code=2)
     try:
-        with _write_session(db) as conn:
-            added = add_feeds(conn, [Subscription(u, name, category) for u in urls])
+        added = _write(db, lambda conn: add_feeds(conn, [Subscription(u, name, category) for u in urls]))
     except NewsetlError as exc:
         raise fail(str(exc)) from None
     for url, new in added:
@@ -89,10 +82,9 @@ def feeds_list(
     import duckdb
 
     from newsetl.sources.feeds.registry import feed_health
-    from newsetl.storage.duckdb_file import session
 
     try:
-        with session(_db(db), read_only=True, timeout_s=15) as conn:
+        with store_for(db).session(read_only=True) as conn:
             columns, rows = feed_health(conn)
     except NewsetlError as exc:
         raise fail(str(exc)) from None
@@ -113,8 +105,7 @@ def feeds_remove(
     from newsetl.sources.feeds.registry import feed_url, remove_feeds
 
     try:
-        with _write_session(db) as conn:
-            removed = set(remove_feeds(conn, urls))
+        removed = set(_write(db, lambda conn: remove_feeds(conn, urls)))
     except NewsetlError as exc:
         raise fail(str(exc)) from None
     missing = [u for u in urls if feed_url(u) not in removed]
@@ -145,8 +136,7 @@ def feeds_import(
         if not subs:
             raise fail(f"no feed URLs found in {file}")
         subs = [Subscription(s.url, s.name, s.category or category) for s in subs]
-        with _write_session(db) as conn:
-            added = add_feeds(conn, subs)
+        added = _write(db, lambda conn: add_feeds(conn, subs))
     except NewsetlError as exc:
         raise fail(str(exc)) from None
     n_new = sum(1 for _, new in added if new)
@@ -165,10 +155,9 @@ def feeds_export(
     import duckdb
 
     from newsetl.sources.feeds.registry import export_opml
-    from newsetl.storage.duckdb_file import session
 
     try:
-        with session(_db(db), read_only=True, timeout_s=15) as conn:
+        with store_for(db).session(read_only=True) as conn:
             rows = conn.execute(
                 """SELECT url, coalesce(name, title), category, site_url FROM feeds
                    ORDER BY category NULLS FIRST, url"""
@@ -237,7 +226,7 @@ def ingest_feeds_cmd(
 
         return ingest_feeds(
             urls=list(urls or []),
-            db=str(_db(db)),
+            db=db,
             all_feeds=all_feeds,
             batch_size=batch_size,
             workers=workers,
@@ -257,4 +246,4 @@ def ingest_feeds_cmd(
             highlight=False,
         )
 
-    run_flow_command(run, db=_db(db), verbose=verbose, workers=workers, json_out=json_out, details=details)
+    run_flow_command(run, db=db, verbose=verbose, workers=workers, json_out=json_out, details=details)

@@ -8,7 +8,17 @@ from typing import Annotated, Any
 import typer
 from rich.table import Table
 
-from newsetl.cli.app import DbOption, VerboseOption, _db, _head_start, app, fail, out
+from newsetl.cli.app import (
+    DbOption,
+    VerboseOption,
+    _head_start,
+    app,
+    fail,
+    out,
+    print_summary,
+    settings_for,
+    store_for,
+)
 from newsetl.errors import NewsetlError
 
 
@@ -25,7 +35,7 @@ def status(
     from newsetl.analysis.status import warehouse_status
 
     try:
-        st = warehouse_status(_db(db), runs=runs, days=days)
+        st = warehouse_status(store_for(db), runs=runs, days=days)
     except NewsetlError as exc:
         raise fail(str(exc)) from None
     out.print(f"[bold]{st.db_path}[/] · {st.size_bytes / 1e6:.1f} MB on disk", highlight=False)
@@ -55,7 +65,7 @@ def maintenance(
 
     with server.api():
         try:
-            result = maintenance_flow(db=str(_db(db)), fetch_log_retention_days=fetch_log_retention_days)
+            result = maintenance_flow(db=db, fetch_log_retention_days=fetch_log_retention_days)
         except NewsetlError as exc:
             raise fail(str(exc)) from None
     table = Table(title=f"maintenance · {result['db']}", title_justify="left")
@@ -99,11 +109,14 @@ def audit(db: DbOption = None) -> None:
     Example:  newsetl audit --db warehouse/news.duckdb
     """
     from newsetl.analysis.audit import run_audit
-    from newsetl.settings import Settings
+    from newsetl.storage.backends import open_warehouse
+    from newsetl.storage.raw_archive import archive_root
 
-    settings = Settings.from_env(db_path=_db(db))
+    settings = settings_for(db)
     try:
-        report = run_audit(settings.db_path, settings.archive_dir, expect_archive=settings.archive_raw)
+        report = run_audit(
+            open_warehouse(settings), archive_root(settings), expect_archive=settings.archive.archive_raw
+        )
     except NewsetlError as exc:
         raise fail(str(exc)) from None
     table = Table(title=f"audit · {report.db_path}", title_justify="left")
@@ -120,8 +133,6 @@ def audit(db: DbOption = None) -> None:
 
 
 def _print_rerun(result: dict[str, Any]) -> None:
-    from newsetl.cli.app import print_summary
-
     print_summary(result)
     changed: list[dict[str, Any]] = result.get("changed") or []
     if changed:
@@ -150,7 +161,7 @@ def replay_rejects(
 
     with server.api():
         try:
-            result = replay_flow(db=str(_db(db)), stage=stage, reason=reason, limit=limit)
+            result = replay_flow(db=db, stage=stage, reason=reason, limit=limit)
         except NewsetlError as exc:
             raise fail(str(exc)) from None
     _print_rerun(result)
@@ -176,7 +187,7 @@ def reprocess(
 
     with server.api():
         try:
-            result = reprocess_flow(db=str(_db(db)), everything=everything, limit=limit)
+            result = reprocess_flow(db=db, everything=everything, limit=limit)
         except NewsetlError as exc:
             raise fail(str(exc)) from None
     _print_rerun(result)

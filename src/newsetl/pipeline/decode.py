@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import codecs
 import re
+import zlib
 from dataclasses import dataclass
 
 from charset_normalizer import from_bytes
@@ -193,3 +194,52 @@ def _check_text(text: str) -> str:
         if bad / len(sample) > 0.05:
             raise Rejection(Stage.DECODE, "binary content (control characters), not a text document")
     return text
+
+
+# --- gzip ------------------------------------------------------------------------------
+
+GZIP_MAGIC = b"\x1f\x8b"
+
+
+def gunzip_bounded(data: bytes, max_bytes: int) -> bytes:
+    """Decompress gzip (all members) without ever holding more than ``max_bytes`` of output.
+
+    A gzip bomb stops at the cap instead of exhausting memory; truncated or corrupt
+    streams raise a :class:`Rejection` with the reason.
+    """
+    out = bytearray()
+    rest = data
+    while rest:
+        dec = zlib.decompressobj(wbits=31)
+        chunk = rest
+        try:
+            while chunk:
+                budget = max_bytes - len(out) + 1
+                out += dec.decompress(chunk, budget)
+                if len(out) > max_bytes:
+                    raise Rejection(
+                        Stage.READ,
+                        f"decompressed size exceeds the cap of {max_bytes} bytes (gzip bomb?)",
+                    )
+                chunk = dec.unconsumed_tail
+            out += dec.flush()
+        except zlib.error as exc:
+            raise Rejection(Stage.READ, f"corrupt gzip data: {exc}") from exc
+        if not dec.eof:
+            raise Rejection(Stage.READ, "truncated gzip data (stream ends before its end marker)")
+        rest = dec.unused_data
+        # Trailing zero padding after the last member is common and harmless.
+        if rest and not rest.startswith(GZIP_MAGIC):
+            if rest.strip(b"\x00"):
+                raise Rejection(Stage.READ, "corrupt gzip data: junk after the last member")
+            break
+    if len(out) > max_bytes:
+        raise Rejection(Stage.READ, f"decompressed size exceeds the cap of {max_bytes} bytes")
+    return bytes(out)
+
+
+def maybe_decompress(data: bytes, max_bytes: int) -> bytes:
+    """Gunzip when the bytes say gzip (by magic number, not by file name)."""
+    if data[:2] == GZIP_MAGIC:
+        return gunzip_bounded(data, max_bytes)
+    return data

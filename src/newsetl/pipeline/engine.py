@@ -1,238 +1,213 @@
-"""Compose the stages without Prefect: sources -> extract/enrich (worker processes) -> load.
+"""The run engine: one lifecycle for every source, written once.
 
-:class:`FileIngest` exposes the stages one batch at a time, so the Prefect flow can wrap
-each as a task while :func:`ingest_files` runs the same steps as a plain function. Both
-overlap the extraction of batch n+1 with the load of batch n.
+A run is recorded in ``runs`` when it starts and closed with its counts when it ends
+(completed, or failed with the reason — an interrupted run too). In between, the source's
+batches go through three stages that overlap: the source's I/O (``prepare``: fetching
+pages), extraction in the worker pool (CPU), and the load transaction (main thread). At
+most ``LOOKAHEAD`` batches are in flight beyond the one being loaded, so memory is bounded
+by the batch size, not by the input.
+
+:func:`drive` runs the stages with plain threads; the Prefect flows pass their own
+``submit``/``load`` (batch-level tasks) to the same function, so the order of work, the
+look-ahead and the failure handling are the same with and without Prefect.
 """
 
 from __future__ import annotations
 
-import hashlib
-import itertools
+import logging
 import uuid
-from collections.abc import Iterable, Iterator, Sequence
+from collections import deque
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import AbstractContextManager
-from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from functools import partial
-from pathlib import Path
 from types import TracebackType
-from typing import Any
+from typing import Protocol, TypeVar
 
 import duckdb
 
-from newsetl.errors import Rejection
-from newsetl.models import BatchReport, FileRef, Outcome, Processed, RunSummary, SourceKind, Stage
-from newsetl.pipeline import faults, progress
-from newsetl.pipeline.extract import EXTRACTOR_VERSION
-from newsetl.pipeline.process import archive_raw, process_file
+from newsetl.analysis import neardup
+from newsetl.models import BatchReport, Processed, RunSummary
+from newsetl.pipeline import faults, outcomes, progress
+from newsetl.pipeline.process import Doc, process_document, worker_failure
+from newsetl.pipeline.source import Batch, Source
+from newsetl.pipeline.versions import EXTRACTOR_VERSION
 from newsetl.pipeline.workers import WorkerPool
 from newsetl.settings import Settings
-from newsetl.sources.files.discover import check_paths, discover, read_bytes
 from newsetl.storage import runs
-from newsetl.storage.duckdb_file import ensure_schema, session
-from newsetl.storage.writes import FileState, load_batch, lookup_file_state
+from newsetl.storage.backends import open_warehouse
+from newsetl.storage.base import Warehouse
 
-FILES_FLOW = "ingest-files"
+log = logging.getLogger("newsetl.run")
 
-
-@dataclass(frozen=True, slots=True)
-class FileTask:
-    """A file to process, with what the warehouse last saw at its path."""
-
-    ref: FileRef
-    known: FileState | None = None
+LOOKAHEAD = 2  # batches prepared/extracted ahead of the one being loaded
+T_co = TypeVar("T_co", covariant=True)
 
 
-def _run_file_task(task: FileTask, settings: Settings) -> Processed:
-    known = task.known
-    if known is not None and known.sha256 and known.size_bytes == task.ref.size:
-        # Same size, new mtime: confirm by hash before paying for extraction.
-        try:
-            data = read_bytes(task.ref.path, settings.max_file_bytes)
-        except Rejection:
-            data = None
-        if data is not None and hashlib.sha256(data).hexdigest() == known.sha256:
-            reused = _reuse(task.ref, known)
-            if reused is not None:
-                reused.raw_archived = archive_raw(data, known.sha256, settings)
-                return reused
-    return process_file(task.ref, settings)
+class Result(Protocol[T_co]):
+    """A future: concurrent.futures.Future and PrefectFuture both fit."""
 
-
-def _reuse(ref: FileRef, known: FileState) -> Processed | None:
-    """The stored result for a file whose bytes did not change, or None to re-process."""
-    p = Processed(
-        source_kind=SourceKind.FILE,
-        source_ref=ref.path,
-        sha256=known.sha256,
-        size_bytes=ref.size,
-        mtime_ns=ref.mtime_ns,
-    )
-    if known.outcome == Outcome.REJECTED:
-        if known.extractor_version != EXTRACTOR_VERSION:
-            return None  # a newer extractor deserves another try
-        p.stage, p.reason = known.stage, known.reason
-        return p
-    if not known.article_id:
-        return None
-    p.outcome_hint, p.known_article_id = Outcome.UNCHANGED, known.article_id
-    return p
-
-
-def _worker_failure(task: FileTask, reason: str) -> Processed:
-    return Processed(
-        source_kind=SourceKind.FILE,
-        source_ref=task.ref.path,
-        size_bytes=task.ref.size,
-        mtime_ns=task.ref.mtime_ns,
-        stage=Stage.WORKER,
-        reason=reason,
-    )
-
-
-_LOOKUP_CHUNK = 2000
-_MAX_SETTLED = 10_000
-
-
-@dataclass
-class Batch:
-    """Inputs in discovery order: settled results (skipped or rejected early) and files
-    still to process (``tasks``, in the same relative order)."""
-
-    items: list[Processed | FileTask] = field(default_factory=list)
-    tasks: list[FileTask] = field(default_factory=list)
-
-    def add(self, item: FileRef | Processed, known: FileState | None) -> None:
-        if isinstance(item, Processed):
-            self.items.append(item)
-            return
-        if known is not None and known.size_bytes == item.size and known.mtime_ns == item.mtime_ns:
-            reused = _reuse(item, known)
-            if reused is not None:
-                reused.state_current = True
-                self.items.append(reused)
-                return
-        task = FileTask(item, known)
-        self.items.append(task)
-        self.tasks.append(task)
-
-    def __len__(self) -> int:
-        return len(self.items)
+    def result(self) -> T_co: ...
 
 
 def new_run_id() -> str:
     return str(uuid.uuid4())
 
 
-@dataclass
-class FileIngest:
-    """One ``ingest-files`` run, driven batch by batch."""
+class Run:
+    """One run of one source: use as a context manager, then :func:`drive` it."""
 
-    paths: Sequence[str | Path]
-    settings: Settings
-    run_id: str = field(default_factory=new_run_id)
-    flow: str = FILES_FLOW
-    parameters: dict[str, Any] = field(default_factory=dict)
-    report: BatchReport = field(default_factory=BatchReport)
-    started_at: datetime | None = None
-    _roots: list[str] = field(default_factory=list)
-    _pool: WorkerPool[FileTask, Processed] | None = None
-    _finished: RunSummary | None = None
+    def __init__(
+        self,
+        source: Source,
+        settings: Settings,
+        *,
+        run_id: str | None = None,
+        store: Warehouse | None = None,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+    ) -> None:
+        self.source = source
+        self.settings = settings
+        self.run_id = run_id or new_run_id()
+        self.store = store or open_warehouse(settings.storage)
+        self.clock = clock
+        self.report = BatchReport()
+        self.started_at: datetime | None = None
+        self.summary: RunSummary | None = None
+        self._pool: WorkerPool[Doc, Processed] | None = None
 
-    def __enter__(self) -> FileIngest:
-        self._roots = check_paths(self.paths)
-        ensure_schema(self.settings.db_path, timeout_s=self.settings.lock_timeout_s)
-        params = {"paths": self._roots, "batch_size": self.settings.batch_size, **self.parameters}
-        with self._session() as conn:
-            self.started_at = runs.start_run(conn, self.run_id, self.flow, params)
-        faults.hit("run.started")
-        self._pool = WorkerPool(
-            partial(_run_file_task, settings=self.settings),
-            _worker_failure,
-            workers=self.settings.workers,
-            item_timeout_s=self.settings.item_timeout_s,
+    # -- lifecycle ----------------------------------------------------------------------
+
+    def __enter__(self) -> Run:
+        self.source.check()
+        self.store.ensure_schema()
+        params = {"batch_size": self.settings.batch_size, **self.source.parameters()}
+        self.started_at = self.store.write(
+            lambda conn: runs.start_run(conn, self.run_id, self.source.flow, params, EXTRACTOR_VERSION)
         )
+        faults.hit("run.started")
+        try:
+            self.source.open(self)
+            self._pool = WorkerPool(
+                partial(process_document, settings=self.settings),
+                worker_failure,
+                workers=self.settings.workers,
+                item_timeout_s=self.settings.run.item_timeout_s,
+            )
+        except BaseException as exc:
+            self.__exit__(type(exc), exc, exc.__traceback__)
+            raise
         return self
 
     def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
-        if self._pool is not None:
-            self._pool.close()
-        if exc is not None and self._finished is None:
-            runs.record_failure(self.finish, self.run_id, exc)
+        try:
+            if self._pool is not None:
+                if exc is not None:
+                    self._pool.abort()
+                self._pool.close()
+        finally:
+            try:
+                if exc is not None:
+                    self.source.abort()
+                self.source.close()
+            finally:
+                if exc is not None and self.summary is None:
+                    runs.record_failure(self.finish, self.run_id, exc)
 
-    def _session(self) -> AbstractContextManager[duckdb.DuckDBPyConnection]:
-        return session(self.settings.db_path, timeout_s=self.settings.lock_timeout_s)
+    def abort(self) -> None:
+        """Stop promptly (a signal): no new extraction or fetches; the run then fails."""
+        if self._pool is not None:
+            self._pool.abort()
+        self.source.abort()
+
+    # -- the stages -----------------------------------------------------------------------
 
     def batches(self) -> Iterator[Batch]:
-        """Discovered inputs in bounded batches, with unchanged files already settled.
-
-        Discovery is lazy; the warehouse is asked about files a chunk at a time. Only files
-        that need extraction count towards ``batch_size``: unchanged files ride along (up
-        to ``_MAX_SETTLED`` per batch), so a no-op re-run is a handful of batches.
-        """
-        batch = Batch()
-        discovered = iter(discover(self._roots))
-        while chunk := list(itertools.islice(discovered, _LOOKUP_CHUNK)):
-            refs = [c.path for c in chunk if isinstance(c, FileRef)]
-            known: dict[str, FileState] = {}
-            if refs:
-                with self._session() as conn:
-                    known = lookup_file_state(conn, refs)
-            for item in chunk:
-                batch.add(item, known.get(item.path) if isinstance(item, FileRef) else None)
-                if len(batch.tasks) >= self.settings.batch_size or len(batch.items) >= _MAX_SETTLED:
-                    yield batch
-                    batch = Batch()
-        if batch.items:
-            yield batch
+        return self.source.batches(self)
 
     def extract(self, batch: Batch) -> list[Processed]:
-        """Process the batch's remaining files in worker processes; keeps input order."""
-        assert self._pool is not None, "use FileIngest as a context manager"
-        done = iter(self._pool.map(batch.tasks))
-        return [item if isinstance(item, Processed) else next(done) for item in batch.items]
+        """The source's I/O for the batch, then extraction on the worker pool; input order."""
+        assert self._pool is not None, "use Run as a context manager"
+        if batch.needs_work:
+            self.source.prepare(self, batch)
+        todo = [it.doc for it in batch.items if it.done is None and it.doc is not None]
+        done = iter(self._pool.map(todo))
+        out: list[Processed] = []
+        for it in batch.items:
+            if it.done is not None:
+                out.append(it.done)
+            elif it.doc is not None:
+                out.append(next(done))
+            else:
+                raise AssertionError("a batch item has neither a document nor a result")
+        return out
 
-    def load(self, processed: Iterable[Processed]) -> BatchReport:
-        with self._session() as conn:
-            batch_report = load_batch(conn, self.run_id, processed)
+    def load(self, batch: Batch, processed: list[Processed]) -> BatchReport:
+        """Ledger rows, articles, near-duplicate links and the source's rows: one transaction."""
+        processed = self.source.settle(batch, processed)
+
+        def transaction(conn: duckdb.DuckDBPyConnection) -> outcomes.Written:
+            now = self.clock()
+            written = outcomes.load_batch(conn, self.run_id, processed, now=now)
+            neardup.link_articles(conn, self.run_id, now, written.new_rows)
+            self.source.write(conn, batch, written)
+            faults.hit("load.before_commit")
+            return written
+
+        written = self.store.write(transaction)
         faults.hit("load.after_commit")
-        self.report.merge(batch_report)
+        self.source.committed(batch, written)
+        self.report.merge(written.report)
         hook = progress.current()
         if hook is not None:
-            hook(batch_report)
-        return batch_report
+            hook(written.report)
+        return written.report
 
     def finish(self, status: str = "completed", error: str | None = None) -> RunSummary:
-        with self._session() as conn:
-            self._finished = runs.finish_run(conn, self.run_id, status, error)
-        return self._finished
+        summary = self.store.write(lambda conn: runs.finish_run(conn, self.run_id, status, error))
+        summary.db_path = self.store.describe()
+        summary.extra = self.source.stats()
+        self.summary = summary
+        return summary
 
 
-def run_batches(job: FileIngest) -> None:
-    """Extract batch n+1 in a helper thread while batch n is loaded."""
-    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="newsetl-extract") as ahead:
-        pending = None
-        for batch in job.batches():
-            future = ahead.submit(job.extract, batch)
-            if pending is not None:
-                job.load(pending.result())
-            pending = future
-        if pending is not None:
-            job.load(pending.result())
-
-
-def ingest_files(
-    paths: Sequence[str | Path], settings: Settings | None = None, *, run_id: str | None = None
+def drive(
+    run: Run,
+    *,
+    submit: Callable[[Batch], Result[list[Processed]]] | None = None,
+    load: Callable[[Batch, list[Processed]], BatchReport] | None = None,
 ) -> RunSummary:
-    """Ingest files and directories into the warehouse, without Prefect."""
+    """Every batch of the run through prepare -> extract -> load, then the run's summary.
+
+    ``submit`` starts a batch's prepare+extract and returns a future (default: a thread,
+    two at a time, so one batch's I/O overlaps the previous one's extraction); ``load``
+    commits a batch in the calling thread. Loads happen in batch order.
+    """
+    ahead = ThreadPoolExecutor(max_workers=LOOKAHEAD, thread_name_prefix="newsetl-extract")
+    start = submit or (lambda b: ahead.submit(run.extract, b))
+    commit = load or run.load
+    pending: deque[tuple[Batch, Result[list[Processed]]]] = deque()
+    try:
+        for batch in run.batches():
+            pending.append((batch, start(batch)))
+            while len(pending) > LOOKAHEAD:
+                b, fut = pending.popleft()
+                commit(b, fut.result())
+        while pending:
+            b, fut = pending.popleft()
+            commit(b, fut.result())
+    except BaseException:
+        run.abort()  # extraction and fetching still in flight end now, not after their batch
+        raise
+    finally:
+        ahead.shutdown(wait=True, cancel_futures=True)
+    return run.finish()
+
+
+def run_source(source: Source, settings: Settings | None = None, *, run_id: str | None = None) -> RunSummary:
+    """Run a source to completion without Prefect."""
     settings = settings or Settings.from_env()
-    with FileIngest(paths, settings, run_id=run_id or new_run_id()) as job:
-        run_batches(job)
-        return job.finish()
+    with Run(source, settings, run_id=run_id) as run:
+        return drive(run)

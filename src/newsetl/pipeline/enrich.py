@@ -15,11 +15,11 @@ from functools import lru_cache
 import numpy as np
 from trafilatura.deduplication import _punct_tbl, sample_tokens
 
-from newsetl.analysis.neardup import sketch as neardup_sketch
 from newsetl.errors import Rejection
 from newsetl.models import Article, Extracted, Stage
-from newsetl.pipeline.extract import EXTRACTOR_VERSION
+from newsetl.pipeline.fingerprint import sketch as neardup_sketch
 from newsetl.pipeline.textclean import content_key
+from newsetl.pipeline.versions import EXTRACTOR_VERSION
 from newsetl.web.urls import domain_of, is_article_url, normalize_url
 
 WORDS_PER_MINUTE = 230

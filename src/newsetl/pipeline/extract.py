@@ -30,10 +30,10 @@ from trafilatura.utils import load_html
 from newsetl.errors import Rejection
 from newsetl.models import Extracted, Stage
 from newsetl.pipeline.textclean import clean_text, split_plain_text
+from newsetl.pipeline.versions import EXTRACTOR_VERSION
 
-# Bump when newsetl's own cleaning rules change, so reprocessing can tell versions apart.
-EXTRACT_REVISION = 1
-EXTRACTOR_VERSION = f"trafilatura-{trafilatura.__version__}+newsetl-{EXTRACT_REVISION}"
+__all__ = ["EXTRACTOR_VERSION", "extract_html", "extract_plain_text", "page_metadata", "strip_inert"]
+
 
 for _name in ("trafilatura", "htmldate", "courlan", "justext", "readability"):
     # Every failure becomes a recorded rejection with a reason; library chatter adds nothing.

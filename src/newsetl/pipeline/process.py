@@ -1,7 +1,12 @@
-"""One input through read -> decode -> extract -> enrich, as a single picklable call.
+"""The worker step: one document's bytes -> decode -> extract -> enrich, as one picklable call.
 
-These functions run inside worker processes; they never raise for a bad input, they
-return a rejected :class:`Processed` carrying the stage and the reason.
+Every source hands the workers the same :class:`Doc`: where its bytes are (a
+:class:`Payload` the worker reads itself — a file, an archived blob, a WARC record — or
+bytes already fetched), how to read them, what the warehouse remembers about them (to skip
+re-extraction when they did not change), and metadata the source carries itself (a feed
+entry's title and date, a sitemap's news tags) that fills what the page lacks or, when the
+page cannot be used, stands in for it. Functions here never raise for a bad input: they
+return a rejected :class:`Processed` with the stage and the reason.
 """
 
 from __future__ import annotations
@@ -9,17 +14,103 @@ from __future__ import annotations
 import hashlib
 import logging
 import time
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Protocol
 
 from newsetl.errors import Rejection
-from newsetl.models import Article, DocKind, FileRef, Processed, SourceKind, Stage
-from newsetl.pipeline.decode import decode_bytes
+from newsetl.models import Article, DocKind, Extracted, Outcome, Processed, Stage
+from newsetl.pipeline.decode import decode_bytes, maybe_decompress
 from newsetl.pipeline.enrich import enrich
 from newsetl.pipeline.extract import extract_html, extract_plain_text
+from newsetl.pipeline.versions import EXTRACTOR_VERSION
 from newsetl.settings import Settings
-from newsetl.sources.files.discover import maybe_decompress, read_bytes
-from newsetl.storage.raw_archive import RawArchive
+from newsetl.storage.raw_archive import RawArchive, archive_root
 
-log = logging.getLogger("newsetl.pipeline.process")
+log = logging.getLogger("newsetl.process")
+
+
+class Payload(Protocol):
+    """Where a document's raw bytes are; read inside the worker (files in parallel)."""
+
+    def read(self, max_bytes: int) -> bytes:
+        """The raw bytes, or :class:`Rejection` (stage 'read') with the reason."""
+        ...
+
+
+@dataclass(frozen=True, slots=True)
+class Inline:
+    """Bytes already in hand (a fetched page, a record read from a stream)."""
+
+    data: bytes
+
+    def read(self, max_bytes: int) -> bytes:
+        return self.data
+
+
+@dataclass(frozen=True, slots=True)
+class Archived:
+    """Bytes kept in the raw archive (replay, reprocess)."""
+
+    root: str
+    sha256: str
+
+    def read(self, max_bytes: int) -> bytes:
+        from newsetl.storage.raw_archive import ArchiveError
+
+        try:
+            return RawArchive(self.root).get(self.sha256, max_bytes=max_bytes + 1)
+        except ArchiveError as exc:
+            raise Rejection(Stage.READ, str(exc)) from exc
+
+
+@dataclass(frozen=True, slots=True)
+class Known:
+    """What the warehouse remembers about the last bytes seen for this input."""
+
+    sha256: str
+    outcome: str
+    article_id: str | None
+    stage: str | None
+    reason: str | None
+    extractor_version: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class Hints:
+    """Metadata the source itself carries; used where the page has none."""
+
+    origin: str = "feed"  # published_at_source of a date taken from here
+    title: str | None = None
+    published: datetime | None = None
+    authors: tuple[str, ...] = ()
+    tags: tuple[str, ...] = ()
+    # The source's own text (a feed entry's content), used when the page cannot be, and its
+    # bytes, archived when there is no page at all.
+    fallback: Extracted | None = None
+    fallback_raw: bytes | None = None
+    label: str = "feed content"  # how rejection reasons name the fallback
+    no_fallback: str | None = None  # why there is none, when the source could have had one
+
+
+@dataclass(frozen=True, slots=True)
+class Doc:
+    """One input for the extraction workers (picklable: it crosses a process boundary)."""
+
+    source_kind: str
+    source_ref: str
+    parent_ref: str | None = None
+    payload: Payload | None = None
+    kind: DocKind = DocKind.HTML
+    url: str | None = None  # where the bytes came from (base URL, fallback identity)
+    http_charset: str | None = None
+    known: Known | None = None
+    hints: Hints | None = None
+    # Why there are no bytes (a fetch that failed, a link refused), and whether that may
+    # go away by itself; the source's fallback text may still make an article.
+    problem: tuple[str, str] | None = None
+    transient: bool = False
+    http_status: int | None = None
 
 
 def article_from_bytes(
@@ -45,17 +136,17 @@ def article_from_bytes(
 
 def archive_raw(data: bytes, sha256: str, settings: Settings) -> bool:
     """Keep the raw bytes for replay; a full disk must not stop ingestion (the audit shows it)."""
-    if not settings.archive_raw:
+    if not settings.archive.archive_raw:
         return False
     try:
-        RawArchive(settings.archive_dir).put(data, sha256)
+        RawArchive(archive_root(settings)).put(data, sha256)
     except OSError as exc:
         log.warning("could not archive raw bytes %s: %s", sha256[:12], exc)
         return False
     return True
 
 
-def rejection_of(exc: Exception) -> tuple[str, str]:
+def rejection_of(exc: BaseException) -> tuple[str, str]:
     """The (stage, reason) recorded for a document whose processing raised ``exc``."""
     if isinstance(exc, Rejection):
         return exc.stage, exc.reason
@@ -66,28 +157,139 @@ def rejection_of(exc: Exception) -> tuple[str, str]:
     return Stage.EXTRACT, f"unexpected error: {type(exc).__name__}: {exc}"[:500]
 
 
-def process_file(ref: FileRef, settings: Settings) -> Processed:
-    """Read and process one file; every failure becomes a rejection with a reason."""
+def fill_from_hints(article: Article, hints: Hints) -> None:
+    """Keep the source's metadata where the page has none, and say which fields came from it."""
+    filled: list[str] = []
+    if not article.title and hints.title:
+        article.title = hints.title
+        filled.append("title")
+    if article.published_at is None and hints.published is not None:
+        article.published_at, article.published_at_source = hints.published, hints.origin
+        filled.append("published_at")
+    if not article.authors and hints.authors:
+        article.authors = list(hints.authors)
+        filled.append("authors")
+    if not article.tags and hints.tags:
+        article.tags = list(hints.tags)
+        filled.append("tags")
+    article.filled_from = filled
+
+
+def _reuse(p: Processed, known: Known) -> bool:
+    """Settle ``p`` from what is stored for the same bytes; False when it must be re-extracted."""
+    if known.outcome == Outcome.REJECTED:
+        if known.extractor_version != EXTRACTOR_VERSION:
+            return False  # a newer extractor deserves another try
+        p.stage, p.reason = known.stage, known.reason
+        return True
+    if not known.article_id:
+        return False
+    p.outcome_hint, p.known_article_id = Outcome.UNCHANGED, known.article_id
+    return True
+
+
+def process_document(doc: Doc, settings: Settings) -> Processed:
+    """Read, extract and enrich one document; every failure becomes a rejection with a reason."""
     started = time.perf_counter()
-    result = Processed(
-        source_kind=SourceKind.FILE,
-        source_ref=ref.path,
-        size_bytes=ref.size,
-        mtime_ns=ref.mtime_ns,
+    ex = settings.extract
+    p = Processed(
+        source_kind=doc.source_kind,
+        source_ref=doc.source_ref,
+        parent_ref=doc.parent_ref,
+        http_status=doc.http_status,
     )
+    problem = doc.problem
+    data: bytes | None = None
+    if doc.payload is not None:
+        try:
+            data = doc.payload.read(ex.max_file_bytes)
+        except Exception as exc:  # one unreadable input must never take its batch down
+            problem = rejection_of(exc)
+    if data is not None:
+        p.sha256 = hashlib.sha256(data).hexdigest()
+        p.size_bytes = len(data)
+        if doc.known is not None and doc.known.sha256 == p.sha256 and _reuse(p, doc.known):
+            p.raw_archived = archive_raw(data, p.sha256, settings)
+            p.duration_ms = _ms(started)
+            return p
+        p.raw_archived = archive_raw(data, p.sha256, settings)
+        try:
+            article = article_from_bytes(
+                data,
+                doc.kind,
+                max_bytes=ex.max_file_bytes,
+                focus=ex.extract_focus,
+                url=doc.url,
+                http_charset=doc.http_charset,
+                min_words=ex.min_words,
+            )
+            if doc.hints is not None:
+                fill_from_hints(article, doc.hints)
+            p.article = article
+        except Exception as exc:  # one broken document must never take its batch down
+            problem = rejection_of(exc)
+    if p.article is None:
+        _settle_without_page(p, doc, problem, data is None, settings)
+    p.duration_ms = _ms(started)
+    return p
+
+
+def _settle_without_page(
+    p: Processed, doc: Doc, problem: tuple[str, str] | None, no_bytes: bool, settings: Settings
+) -> None:
+    """The source's own text as the article, or a rejection that says why neither worked."""
+    hints = doc.hints
+    fallback = hints.fallback if hints is not None else None
+    if hints is None or fallback is None:
+        p.stage, p.reason = problem or (Stage.EXTRACT, "no content")
+        if hints is not None and hints.no_fallback:
+            reason = p.reason if problem is not None else "no page to fetch"
+            p.reason = f"{reason}; {hints.label}: {hints.no_fallback}"[:1000]
+        p.retryable = doc.transient
+        if problem is not None and hints is not None:
+            p.page_error = f"{problem[0]}: {problem[1]}"[:1000]
+        return
     try:
-        data = read_bytes(ref.path, settings.max_file_bytes)
-        result.sha256 = hashlib.sha256(data).hexdigest()
-        result.size_bytes = len(data)
-        result.raw_archived = archive_raw(data, result.sha256, settings)
-        result.article = article_from_bytes(
-            data,
-            ref.kind,
-            max_bytes=settings.max_file_bytes,
-            focus=settings.extract_focus,
-            min_words=settings.min_words,
-        )
-    except Exception as exc:  # one broken document must never take its batch down
-        result.stage, result.reason = rejection_of(exc)
-    result.duration_ms = round((time.perf_counter() - started) * 1000, 2)
-    return result
+        article = enrich(fallback, fallback_url=doc.url, min_words=settings.extract.min_words)
+        article.filled_from = [
+            name
+            for name, value in (
+                ("title", article.title),
+                ("published_at", article.published_at),
+                ("authors", article.authors),
+                ("tags", article.tags),
+            )
+            if value
+        ]
+        p.article = article
+        raw = hints.fallback_raw
+        if no_bytes and raw is not None:
+            p.sha256, p.size_bytes = hashlib.sha256(raw).hexdigest(), len(raw)
+            p.raw_archived = archive_raw(raw, p.sha256, settings)
+    except Rejection as rej:
+        stage, reason = problem or (rej.stage, "no page to fetch")
+        own = rej.reason if rej.stage == Stage.EXTRACT else f"{rej.stage}: {rej.reason}"
+        p.stage, p.reason = stage, f"{reason}; {hints.label}: {own}"[:1000]
+        p.retryable = doc.transient
+    except Exception as exc:
+        stage, reason = problem or (Stage.EXTRACT, "no page to fetch")
+        p.stage, p.reason = stage, f"{reason}; {hints.label}: unexpected error: {type(exc).__name__}"
+    if problem is not None:
+        p.page_error = f"{problem[0]}: {problem[1]}"[:1000]
+
+
+def worker_failure(doc: Doc, reason: str) -> Processed:
+    """The result for a document whose worker crashed or timed out."""
+    return Processed(
+        source_kind=doc.source_kind,
+        source_ref=doc.source_ref,
+        parent_ref=doc.parent_ref,
+        stage=Stage.WORKER,
+        reason=reason,
+        http_status=doc.http_status,
+        page_error=f"worker: {reason}",
+    )
+
+
+def _ms(started: float) -> float:
+    return round((time.perf_counter() - started) * 1000, 2)

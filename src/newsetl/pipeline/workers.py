@@ -26,6 +26,7 @@ T = TypeVar("T")
 R = TypeVar("R")
 
 _PRELOAD = ["newsetl.pipeline.worker_init"]
+_INTERRUPTED = "interrupted: the run was stopped"
 
 
 class WorkerStartError(TerminalError):
@@ -53,8 +54,12 @@ def _watch_parent(pid: int) -> None:
     # it holds the queue's write end itself, so it never sees EOF. Leave with the owner.
     while True:
         time.sleep(1.0)
-        if not pid_is_alive(pid):
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
             os._exit(70)
+        except PermissionError:
+            pass
 
 
 def _init_worker(memory_limit_mb: int, owner_pid: int) -> None:
@@ -100,6 +105,7 @@ class WorkerPool(Generic[T, R]):
         self.memory_limit_mb = memory_limit_mb
         self._executor: ProcessPoolExecutor | None = None
         self._lock = threading.Lock()
+        self._aborted = False
         self.restarts = 0
 
     def __enter__(self) -> WorkerPool[T, R]:
@@ -147,6 +153,15 @@ class WorkerPool(Generic[T, R]):
         if ex is not None:
             ex.shutdown(wait=True, cancel_futures=True)
 
+    def abort(self) -> None:
+        """Stop now (the run is interrupted): workers are killed, unfinished items come back
+        as failures. Safe to call from another thread while :meth:`map` runs."""
+        self._aborted = True
+        ex = self._executor
+        for p in list(getattr(ex, "_processes", {}).values()) if ex is not None else []:
+            with contextlib.suppress(OSError, AttributeError):
+                p.kill()
+
     def map(self, items: Sequence[T]) -> list[R]:
         """Results in input order; never raises because of one item.
 
@@ -155,8 +170,10 @@ class WorkerPool(Generic[T, R]):
         """
         if not items:
             return []
+        if self._aborted:
+            return [self._on_failure(it, _INTERRUPTED) for it in items]
         if self.workers == 0:
-            return [self._fn(it) for it in items]
+            return [self._fn(it) if not self._aborted else self._on_failure(it, _INTERRUPTED) for it in items]
         with self._lock:
             results: dict[int, R] = {}
             self._run(list(range(len(items))), items, results, window=self.workers + 1)
@@ -177,6 +194,12 @@ class WorkerPool(Generic[T, R]):
                     continue
                 inflight[fut] = (idx, time.monotonic())
             done, _ = wait(list(inflight), timeout=min(1.0, self.item_timeout_s), return_when=FIRST_COMPLETED)
+            if self._aborted:
+                for idx in [*queue, *(i for i, _ in inflight.values()), *suspects]:
+                    results.setdefault(idx, self._on_failure(items[idx], _INTERRUPTED))
+                inflight.clear()
+                self._kill()
+                return
             broken = False
             for fut in done:
                 faults.hit("extract.item")
@@ -212,13 +235,3 @@ class WorkerPool(Generic[T, R]):
                 return
             for idx in sorted(set(suspects)):
                 self._run([idx], items, results, window=1)
-
-
-def pid_is_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True

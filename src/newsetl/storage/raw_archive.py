@@ -16,6 +16,7 @@ from pathlib import Path
 import zstandard
 
 from newsetl.errors import TerminalError
+from newsetl.settings import Settings
 
 _LEVEL = 1  # ~0.4 ms per 240 KB page, 4.7x smaller; level 3 costs 40% more for 6% smaller
 
@@ -24,13 +25,14 @@ class ArchiveError(TerminalError):
     """A blob is missing or does not match its name."""
 
 
-def default_archive_dir(db_path: str | Path) -> Path:
-    """``NEWSETL_RAW_DIR`` if set, else ``<db dir>/<db name>.raw`` (one archive per warehouse)."""
-    env = os.environ.get("NEWSETL_RAW_DIR")
-    if env:
-        return Path(env)
-    p = Path(db_path)
-    return p.with_name(p.stem + ".raw")
+def archive_root(settings: Settings) -> str:
+    """``NEWSETL_RAW_DIR`` (``settings.archive.raw_dir``) if set, else the backend's default
+    (beside a DuckDB file; under the data path of a lake)."""
+    if settings.archive.raw_dir:
+        return settings.archive.raw_dir
+    from newsetl.storage.backends import open_warehouse
+
+    return open_warehouse(settings.storage).raw_archive_root()
 
 
 class RawArchive:

@@ -12,7 +12,6 @@ import logging
 import os
 import platform
 import socket
-import sys
 from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
@@ -22,9 +21,6 @@ import trafilatura
 
 from newsetl import __version__
 from newsetl.models import BatchReport, Outcome, RunSummary
-from newsetl.pipeline.extract import EXTRACTOR_VERSION
-from newsetl.pipeline.workers import pid_is_alive
-from newsetl.storage.duckdb_file import transaction
 
 log = logging.getLogger(__name__)
 
@@ -33,8 +29,20 @@ def _jsonable(params: dict[str, Any]) -> str:
     return json.dumps(params, default=str, sort_keys=True)
 
 
+def pid_is_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
 def mark_crashed_runs(conn: duckdb.DuckDBPyConnection) -> list[str]:
-    """Runs still 'running' whose process is gone (same host) are marked 'crashed'."""
+    """Runs still 'running' whose process is gone (same host) are marked 'crashed'.
+
+    Runs in the caller's transaction (a write session)."""
     host = socket.gethostname()
     rows = conn.execute("SELECT run_id, hostname, pid FROM runs WHERE status = 'running'").fetchall()
     dead = [
@@ -42,44 +50,43 @@ def mark_crashed_runs(conn: duckdb.DuckDBPyConnection) -> list[str]:
         for run_id, run_host, pid in rows
         if run_host == host and pid is not None and pid != os.getpid() and not pid_is_alive(pid)
     ]
-    if dead:
-        with transaction(conn):
-            for run_id in dead:
-                _close(
-                    conn,
-                    run_id,
-                    "crashed",
-                    "process ended without closing the run (killed or crashed)",
-                )
+    for run_id in dead:
+        _close(conn, run_id, "crashed", "process ended without closing the run (killed or crashed)")
     return dead
 
 
 def start_run(
-    conn: duckdb.DuckDBPyConnection, run_id: str, flow: str, parameters: dict[str, Any]
+    conn: duckdb.DuckDBPyConnection,
+    run_id: str,
+    flow: str,
+    parameters: dict[str, Any],
+    extractor_version: str | None = None,
 ) -> datetime:
+    """Record a run as 'running' (a rerun of the same id starts afresh); caller's transaction."""
     mark_crashed_runs(conn)
     started = datetime.now(UTC)
-    with transaction(conn):
-        conn.execute(
-            """INSERT INTO runs (run_id, flow, status, started_at, parameters, newsetl_version,
-                   trafilatura_version, duckdb_version, python_version, extractor_version, hostname, pid)
-               VALUES (?, ?, 'running', ?, ?, ?, ?, ?, ?, ?, ?, ?)
-               ON CONFLICT (run_id) DO UPDATE SET status = 'running', finished_at = NULL, error = NULL,
-                   pid = excluded.pid, hostname = excluded.hostname""",
-            [
-                run_id,
-                flow,
-                started,
-                _jsonable(parameters),
-                __version__,
-                trafilatura.__version__,
-                duckdb.__version__,
-                platform.python_version(),
-                EXTRACTOR_VERSION,
-                socket.gethostname(),
-                os.getpid(),
-            ],
-        )
+    row = {
+        "run_id": run_id,
+        "flow": flow,
+        "status": "running",
+        "started_at": started,
+        "parameters": _jsonable(parameters),
+        "newsetl_version": __version__,
+        "trafilatura_version": trafilatura.__version__,
+        "duckdb_version": duckdb.__version__,
+        "python_version": platform.python_version(),
+        "extractor_version": extractor_version,
+        "hostname": socket.gethostname(),
+        "pid": os.getpid(),
+    }
+    conn.execute(
+        f"""MERGE INTO runs AS t USING (SELECT {", ".join(f"${k} AS {k}" for k in row)}) AS s
+            ON t.run_id = s.run_id
+            WHEN MATCHED THEN UPDATE SET status = 'running', finished_at = NULL, error = NULL,
+                pid = s.pid, hostname = s.hostname
+            WHEN NOT MATCHED THEN INSERT ({", ".join(row)}) VALUES ({", ".join(f"s.{k}" for k in row)})""",
+        row,
+    )
     return started
 
 
@@ -114,8 +121,8 @@ def finish_run(
     status: str = "completed",
     error: str | None = None,
 ) -> RunSummary:
-    with transaction(conn):
-        _close(conn, run_id, status, error)
+    """Close the run with its counts from the ledger (caller's transaction)."""
+    _close(conn, run_id, status, error)
     return run_summary(conn, run_id)
 
 
@@ -146,27 +153,12 @@ def run_summary(conn: duckdb.DuckDBPyConnection, run_id: str, top: int = 10) -> 
         run_id=run_id,
         flow=flow,
         status=status,
-        db_path=_db_file(conn),
+        db_path="",
         started_at=started,
         finished_at=finished or datetime.now(UTC),
         report=report,
         top_reasons=[(s, r, int(n)) for s, r, n in reasons],
     )
-
-
-def _db_file(conn: duckdb.DuckDBPyConnection) -> str:
-    row = conn.execute("SELECT path FROM duckdb_databases() WHERE NOT internal LIMIT 1").fetchone()
-    return str(row[0]) if row and row[0] else ""
-
-
-def versions() -> dict[str, str]:
-    return {
-        "newsetl": __version__,
-        "trafilatura": trafilatura.__version__,
-        "duckdb": duckdb.__version__,
-        "python": sys.version.split()[0],
-        "extractor": EXTRACTOR_VERSION,
-    }
 
 
 def record_failure(finish: Callable[..., object], run_id: str, exc: BaseException) -> None:

@@ -1,33 +1,29 @@
-"""Load stage: decide each input's outcome and write a batch to DuckDB in one transaction.
+"""Bulk writes of typed tables, in SQL that every backend runs.
 
-Outcomes, in order of precedence for an extracted article:
-- same ``article_id`` already stored with the same ``content_hash``: 'unchanged' when it
-  came from the same source before, else 'duplicate';
-- same ``article_id`` with a different ``content_hash``, or the same text under an edited
-  headline: 'updated' (the old version moves to ``article_versions``);
-- a different article already has this ``content_hash``: 'duplicate' of that article;
-- otherwise 'loaded'.
-Decisions are taken inside the write transaction, so two concurrent runs cannot both
-load the same article.
+Rows go in through an Arrow-backed polars frame (one statement per table and batch, never
+one per row). Upserts are ``MERGE INTO`` (DuckLake has no ``INSERT OR REPLACE`` or
+``ON CONFLICT``, and no uniqueness constraints to trigger them); keys stay unique because
+the loader decides inside the batch transaction, which is redone when a concurrent writer
+commits first.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
+from itertools import count
 from typing import Any
 
 import duckdb
 import polars as pl
 
-from newsetl.analysis import neardup
-from newsetl.models import Article, BatchReport, Outcome, Processed, SourceKind
-from newsetl.pipeline import faults
-from newsetl.pipeline.extract import EXTRACTOR_VERSION
-from newsetl.storage.duckdb_file import transaction
+from newsetl.models import Outcome, Processed
 
-ARTICLE_SCHEMA: dict[str, Any] = {
+Schema = dict[str, Any]
+
+ARTICLE_SCHEMA: Schema = {
     "article_id": pl.Utf8,
     "url": pl.Utf8,
     "title": pl.Utf8,
@@ -63,9 +59,8 @@ ARTICLE_SCHEMA: dict[str, Any] = {
     "run_id": pl.Utf8,
     "ingested_at": pl.Datetime("us", "UTC"),
 }
-_ARTICLE_FIELDS = [f for f in Article.__dataclass_fields__ if f in ARTICLE_SCHEMA]
 
-INPUT_SCHEMA: dict[str, Any] = {
+INPUT_SCHEMA: Schema = {
     "run_id": pl.Utf8,
     "source_kind": pl.Utf8,
     "source_ref": pl.Utf8,
@@ -80,244 +75,7 @@ INPUT_SCHEMA: dict[str, Any] = {
     "seen_at": pl.Datetime("us", "UTC"),
 }
 
-FILE_STATE_SCHEMA: dict[str, Any] = {
-    "path": pl.Utf8,
-    "size_bytes": pl.Int64,
-    "mtime_ns": pl.Int64,
-    "sha256": pl.Utf8,
-    "outcome": pl.Utf8,
-    "article_id": pl.Utf8,
-    "stage": pl.Utf8,
-    "reason": pl.Utf8,
-    "extractor_version": pl.Utf8,
-    "run_id": pl.Utf8,
-    "checked_at": pl.Datetime("us", "UTC"),
-}
-
-
-@dataclass(slots=True, frozen=True)
-class FileState:
-    size_bytes: int | None
-    mtime_ns: int | None
-    sha256: str | None
-    outcome: str
-    article_id: str | None
-    stage: str | None
-    reason: str | None
-    extractor_version: str | None
-
-
-def lookup_file_state(conn: duckdb.DuckDBPyConnection, paths: Sequence[str]) -> dict[str, FileState]:
-    """What the warehouse remembers about these files (for skipping unchanged ones)."""
-    if not paths:
-        return {}
-    rows = conn.execute(
-        """SELECT path, size_bytes, mtime_ns, sha256, outcome, article_id, stage, reason, extractor_version
-           FROM file_state WHERE path IN (SELECT unnest($paths))""",
-        {"paths": list(paths)},
-    ).fetchall()
-    return {r[0]: FileState(*r[1:]) for r in rows}
-
-
-@dataclass(slots=True)
-class _Existing:
-    content_hash: str
-    source_ref: str
-    version: int
-    first_seen_at: datetime
-    first_run_id: str
-    title: str | None = None
-
-
-def _existing_articles(
-    conn: duckdb.DuckDBPyConnection, ids: set[str], hashes: set[str]
-) -> tuple[dict[str, _Existing], dict[str, str]]:
-    if not ids and not hashes:
-        return {}, {}
-    rows = conn.execute(
-        """SELECT article_id, content_hash, source_ref, version, first_seen_at, first_run_id, title
-           FROM articles
-           WHERE article_id IN (SELECT unnest($ids)) OR content_hash IN (SELECT unnest($hashes))""",
-        {"ids": sorted(ids), "hashes": sorted(hashes)},
-    ).fetchall()
-    by_id = {r[0]: _Existing(r[1], r[2], r[3], r[4], r[5], r[6]) for r in rows}
-    by_hash: dict[str, str] = {}
-    for aid, ex in sorted(by_id.items()):
-        by_hash.setdefault(ex.content_hash, aid)
-    return by_id, by_hash
-
-
-def _article_row(
-    a: Article,
-    p: Processed,
-    run_id: str,
-    now: datetime,
-    version: int,
-    first_seen: datetime,
-    first_run: str,
-) -> dict[str, Any]:
-    row = {f: getattr(a, f) for f in _ARTICLE_FIELDS}
-    row["sketch"] = a.sketch  # for neardup.link_articles; not an articles column
-    row.update(
-        source_kind=p.source_kind,
-        source_ref=p.source_ref,
-        raw_sha256=p.sha256,
-        version=version,
-        first_seen_at=first_seen,
-        first_run_id=first_run,
-        run_id=run_id,
-        ingested_at=now,
-    )
-    return row
-
-
-def reason_key(stage: str | None, reason: str | None) -> str | None:
-    if reason is None:
-        return None
-    return f"{stage or '?'}: {reason}"
-
-
-@dataclass(slots=True)
-class BatchResult:
-    """What a batch write decided: counts, plus each item's (outcome, article_id) in order."""
-
-    report: BatchReport
-    decisions: list[tuple[str, str | None]]
-
-
-def load_batch(
-    conn: duckdb.DuckDBPyConnection,
-    run_id: str,
-    items: Iterable[Processed],
-    *,
-    now: datetime | None = None,
-) -> BatchReport:
-    """Record every item in ``inputs`` and write new/changed articles, atomically."""
-    with transaction(conn):
-        report = write_batch(conn, run_id, items, now=now).report
-        faults.hit("load.before_commit")
-    return report
-
-
-def write_batch(
-    conn: duckdb.DuckDBPyConnection,
-    run_id: str,
-    items: Iterable[Processed],
-    *,
-    now: datetime | None = None,
-) -> BatchResult:
-    """The body of :func:`load_batch` for callers that add their own rows to the same
-    transaction (e.g. feed entries); the caller owns BEGIN/COMMIT."""
-    items = list(items)
-    now = now or datetime.now(UTC)
-    report = BatchReport()
-    decisions: list[tuple[str, str | None]] = []
-    docs = [p.article for p in items if p.article is not None]
-    by_id, by_hash = _existing_articles(conn, {a.article_id for a in docs}, {a.content_hash for a in docs})
-    new_rows: dict[str, dict[str, Any]] = {}  # article_id -> row (last write in batch wins)
-    superseded = _Superseded()
-    input_rows: list[dict[str, Any]] = []
-    state_rows: list[dict[str, Any]] = []
-    for p in items:
-        outcome, article_id = _decide(p, run_id, now, by_id, by_hash, new_rows, superseded)
-        decisions.append((outcome, article_id))
-        report.add(outcome, reason_key(p.stage, p.reason) if outcome == Outcome.REJECTED else None)
-        input_rows.append(
-            {
-                "run_id": run_id,
-                "source_kind": p.source_kind,
-                "source_ref": p.source_ref,
-                "parent_ref": p.parent_ref,
-                "sha256": p.sha256,
-                "size_bytes": p.size_bytes,
-                "outcome": outcome,
-                "article_id": article_id,
-                "stage": p.stage if outcome == Outcome.REJECTED else None,
-                "reason": p.reason if outcome == Outcome.REJECTED else None,
-                "duration_ms": p.duration_ms,
-                "seen_at": now,
-            }
-        )
-        if p.source_kind == SourceKind.FILE and p.stage != "discover" and not p.state_current:
-            state_rows.append(
-                {
-                    "path": p.source_ref,
-                    "size_bytes": p.size_bytes,
-                    "mtime_ns": p.mtime_ns,
-                    "sha256": p.sha256,
-                    "outcome": outcome,
-                    "article_id": article_id,
-                    "stage": p.stage if outcome == Outcome.REJECTED else None,
-                    "reason": p.reason if outcome == Outcome.REJECTED else None,
-                    "extractor_version": EXTRACTOR_VERSION,
-                    "run_id": run_id,
-                    "checked_at": now,
-                }
-            )
-    stored, seen_again = _blobs(items, now)
-    _write(conn, run_id, now, new_rows, superseded, input_rows, state_rows, stored, seen_again)
-    neardup.link_articles(conn, run_id, now, new_rows.values())
-    return BatchResult(report, decisions)
-
-
-def _headline_changed(old: str | None, new: str | None) -> bool:
-    """An edited headline is a revision too (text unchanged); a missing one is not."""
-    if not old or not new:
-        return False
-    return " ".join(old.split()).casefold() != " ".join(new.split()).casefold()
-
-
-def _decide(
-    p: Processed,
-    run_id: str,
-    now: datetime,
-    by_id: dict[str, _Existing],
-    by_hash: dict[str, str],
-    new_rows: dict[str, dict[str, Any]],
-    superseded: _Superseded,
-) -> tuple[str, str | None]:
-    if p.outcome_hint is not None:
-        return p.outcome_hint, p.known_article_id
-    a = p.article
-    if a is None:
-        return Outcome.REJECTED, None
-    existing = by_id.get(a.article_id)
-    if existing is not None:
-        if existing.content_hash == a.content_hash and not _headline_changed(existing.title, a.title):
-            same_source = existing.source_ref == p.source_ref
-            return (Outcome.UNCHANGED if same_source else Outcome.DUPLICATE), a.article_id
-        replaced = new_rows.get(a.article_id)
-        if replaced is None:
-            superseded.stored[a.article_id] = existing.version
-        else:  # a second version in the same batch: keep the first one too
-            superseded.interim.append(_version_row(replaced, now, run_id))
-        version = existing.version + 1
-        new_rows[a.article_id] = _article_row(
-            a, p, run_id, now, version, existing.first_seen_at, existing.first_run_id
-        )
-        by_id[a.article_id] = _Existing(
-            a.content_hash, p.source_ref, version, existing.first_seen_at, existing.first_run_id, a.title
-        )
-        by_hash.setdefault(a.content_hash, a.article_id)
-        return Outcome.UPDATED, a.article_id
-    other = by_hash.get(a.content_hash)
-    if other is not None:
-        return Outcome.DUPLICATE, other
-    new_rows[a.article_id] = _article_row(a, p, run_id, now, 1, now, run_id)
-    by_id[a.article_id] = _Existing(a.content_hash, p.source_ref, 1, now, run_id, a.title)
-    by_hash[a.content_hash] = a.article_id
-    return Outcome.LOADED, a.article_id
-
-
-@dataclass(slots=True)
-class _Superseded:
-    """Versions an update replaces: stored ones (by article id) and ones from this batch."""
-
-    stored: dict[str, int] = field(default_factory=dict)
-    interim: list[dict[str, Any]] = field(default_factory=list)
-
-
-VERSION_SCHEMA: dict[str, Any] = {
+VERSION_SCHEMA: Schema = {
     "article_id": pl.Utf8,
     "version": pl.Int32,
     "content_hash": pl.Utf8,
@@ -333,24 +91,130 @@ VERSION_SCHEMA: dict[str, Any] = {
     "superseded_by_run": pl.Utf8,
 }
 
+BLOB_SCHEMA: Schema = {
+    "sha256": pl.Utf8,
+    "size_bytes": pl.Int64,
+    "first_seen_at": pl.Datetime("us", "UTC"),
+    "last_seen_at": pl.Datetime("us", "UTC"),
+    "pruned_at": pl.Datetime("us", "UTC"),
+}
 
-def _version_row(row: dict[str, Any], now: datetime, run_id: str) -> dict[str, Any]:
+_names = count()
+
+
+@contextmanager
+def registered(conn: duckdb.DuckDBPyConnection, frame: pl.DataFrame, prefix: str = "_rows") -> Any:
+    """``frame`` visible to SQL under a fresh name for the ``with`` block."""
+    name = f"{prefix}_{next(_names)}"
+    conn.register(name, frame)
+    try:
+        yield name
+    finally:
+        conn.unregister(name)
+
+
+def frame(rows: Sequence[dict[str, Any]], schema: Schema) -> pl.DataFrame:
+    return pl.DataFrame([{k: r.get(k) for k in schema} for r in rows], schema=schema)
+
+
+def insert(
+    conn: duckdb.DuckDBPyConnection, table: str, rows: Sequence[dict[str, Any]], schema: Schema
+) -> None:
+    """Append rows (columns by name; missing keys are NULL)."""
+    if not rows:
+        return
+    with registered(conn, frame(rows, schema)) as view:
+        conn.execute(f"INSERT INTO {table} ({', '.join(schema)}) SELECT {', '.join(schema)} FROM {view}")
+
+
+def upsert(
+    conn: duckdb.DuckDBPyConnection,
+    table: str,
+    rows: Sequence[dict[str, Any]],
+    schema: Schema,
+    key: Sequence[str],
+    *,
+    update: Sequence[str] | None = None,
+) -> None:
+    """Insert rows, or update the columns ``update`` (default: all but the key) where the key
+    exists. The last row per key wins."""
+    if not rows:
+        return
+    unique = list({tuple(r.get(k) for k in key): r for r in rows}.values())
+    cols = list(schema)
+    sets = [c for c in (update if update is not None else cols) if c not in key]
+    on = " AND ".join(f"t.{k} = s.{k}" for k in key)
+    matched = f"WHEN MATCHED THEN UPDATE SET {', '.join(f'{c} = s.{c}' for c in sets)} " if sets else ""
+    with registered(conn, frame(unique, schema)) as view:
+        conn.execute(
+            f"""MERGE INTO {table} AS t USING (SELECT {", ".join(cols)} FROM {view}) AS s ON {on}
+                {matched}WHEN NOT MATCHED THEN INSERT ({", ".join(cols)})
+                VALUES ({", ".join(f"s.{c}" for c in cols)})"""
+        )
+
+
+def delete_keys(conn: duckdb.DuckDBPyConnection, table: str, column: str, keys: Iterable[Any]) -> None:
+    keys = sorted(set(keys))
+    if keys:
+        conn.execute(f"DELETE FROM {table} WHERE {column} IN (SELECT unnest($k))", {"k": keys})
+
+
+# --- articles and their versions ----------------------------------------------------------
+
+
+@dataclass(slots=True)
+class Existing:
+    """What is stored for an article id (for deciding outcomes)."""
+
+    content_hash: str
+    source_ref: str
+    version: int
+    first_seen_at: datetime
+    first_run_id: str
+    title: str | None = None
+
+
+@dataclass(slots=True)
+class Superseded:
+    """Versions an update replaces: stored ones (by article id) and ones from this batch."""
+
+    stored: dict[str, int] = field(default_factory=dict)
+    interim: list[dict[str, Any]] = field(default_factory=list)
+
+
+def existing_articles(
+    conn: duckdb.DuckDBPyConnection, ids: set[str], hashes: set[str]
+) -> tuple[dict[str, Existing], dict[str, str]]:
+    """Stored articles with these ids, or these texts: (by id, first id by content hash)."""
+    if not ids and not hashes:
+        return {}, {}
+    rows = conn.execute(
+        """SELECT article_id, content_hash, source_ref, version, first_seen_at, first_run_id, title
+           FROM articles
+           WHERE article_id IN (SELECT unnest($ids)) OR content_hash IN (SELECT unnest($hashes))""",
+        {"ids": sorted(ids), "hashes": sorted(hashes)},
+    ).fetchall()
+    by_id = {r[0]: Existing(r[1], r[2], r[3], r[4], r[5], r[6]) for r in rows}
+    by_hash: dict[str, str] = {}
+    for aid, ex in sorted(by_id.items()):
+        by_hash.setdefault(ex.content_hash, aid)
+    return by_id, by_hash
+
+
+def version_row(row: dict[str, Any], now: datetime, run_id: str) -> dict[str, Any]:
     out = {k: row[k] for k in VERSION_SCHEMA if k in row}
     out.update(seen_at=row["ingested_at"], superseded_at=now, superseded_by_run=run_id)
     return out
 
 
-def _write(
+def write_articles(
     conn: duckdb.DuckDBPyConnection,
     run_id: str,
     now: datetime,
     new_rows: dict[str, dict[str, Any]],
-    superseded: _Superseded,
-    input_rows: list[dict[str, Any]],
-    state_rows: list[dict[str, Any]],
-    blob_rows: dict[str, dict[str, Any]],
-    seen_again: set[str],
+    superseded: Superseded,
 ) -> None:
+    """New and changed articles; the versions they replace move to ``article_versions``."""
     if superseded.stored:
         ids = sorted(superseded.stored)
         conn.execute(
@@ -360,82 +224,58 @@ def _write(
                FROM articles WHERE article_id IN (SELECT unnest($ids))""",
             {"ids": ids, "now": now, "run": run_id},
         )
-        conn.execute("DELETE FROM articles WHERE article_id IN (SELECT unnest($ids))", {"ids": ids})
-    _insert(conn, "article_versions", superseded.interim, VERSION_SCHEMA)
-    _insert(conn, "articles", list(new_rows.values()), ARTICLE_SCHEMA)
-    _record_raw_blobs(conn, blob_rows, seen_again, now)
-    _insert(conn, "inputs", input_rows, INPUT_SCHEMA)
-    # The same path can appear twice in one batch only if given twice; keep the last.
-    _insert(
-        conn, "file_state", list({r["path"]: r for r in state_rows}.values()), FILE_STATE_SCHEMA, replace=True
-    )
+        delete_keys(conn, "articles", "article_id", ids)
+    insert(conn, "article_versions", superseded.interim, VERSION_SCHEMA)
+    insert(conn, "articles", list(new_rows.values()), ARTICLE_SCHEMA)
 
 
-BLOB_SCHEMA: dict[str, Any] = {
-    "sha256": pl.Utf8,
-    "size_bytes": pl.Int64,
-    "first_seen_at": pl.Datetime("us", "UTC"),
-    "last_seen_at": pl.Datetime("us", "UTC"),
-    "pruned_at": pl.Datetime("us", "UTC"),
-}
+def input_row(
+    p: Processed, run_id: str, outcome: str, article_id: str | None, now: datetime
+) -> dict[str, Any]:
+    rejected = outcome == Outcome.REJECTED
+    return {
+        "run_id": run_id,
+        "source_kind": p.source_kind,
+        "source_ref": p.source_ref,
+        "parent_ref": p.parent_ref,
+        "sha256": p.sha256,
+        "size_bytes": p.size_bytes,
+        "outcome": outcome,
+        "article_id": article_id,
+        "stage": p.stage if rejected else None,
+        "reason": p.reason if rejected else None,
+        "duration_ms": p.duration_ms,
+        "seen_at": now,
+    }
 
 
-def _blobs(items: list[Processed], now: datetime) -> tuple[dict[str, dict[str, Any]], set[str]]:
-    """Raw-archive index rows: blobs stored in this batch, and blobs merely seen again."""
+# --- the raw archive's index ----------------------------------------------------------------
+
+
+def write_raw_blobs(conn: duckdb.DuckDBPyConnection, items: Sequence[Processed], now: datetime) -> None:
+    """Blobs stored in this batch (listed, or listed again after pruning), and blobs merely
+    seen again (their retention clock restarts)."""
     stored: dict[str, dict[str, Any]] = {}
     seen_again: set[str] = set()
     for p in items:
         if not p.sha256:
             continue
         if p.raw_archived:
-            stored[p.sha256] = {
-                "sha256": p.sha256,
-                "size_bytes": p.size_bytes or 0,
-                "first_seen_at": now,
-                "last_seen_at": now,
-                "pruned_at": None,
-            }
-        elif p.state_current:
+            stored[p.sha256] = {"sha256": p.sha256, "size_bytes": p.size_bytes or 0, "first_seen_at": now,
+                                "last_seen_at": now, "pruned_at": None}  # fmt: skip
+        elif p.settled_from_state:
             seen_again.add(p.sha256)
-    return stored, seen_again - set(stored)
-
-
-def _record_raw_blobs(
-    conn: duckdb.DuckDBPyConnection, stored: dict[str, dict[str, Any]], seen_again: set[str], now: datetime
-) -> None:
-    if stored:
-        frame = pl.DataFrame(list(stored.values()), schema=BLOB_SCHEMA)
-        conn.register("_batch_blobs", frame)
-        try:
-            conn.execute(
-                """INSERT INTO raw_blobs SELECT * FROM _batch_blobs ON CONFLICT (sha256)
-                   DO UPDATE SET last_seen_at = excluded.last_seen_at, pruned_at = NULL"""
-            )
-        finally:
-            conn.unregister("_batch_blobs")
+    upsert(
+        conn,
+        "raw_blobs",
+        list(stored.values()),
+        BLOB_SCHEMA,
+        ["sha256"],
+        update=["last_seen_at", "pruned_at"],
+    )
+    seen_again -= set(stored)
     if seen_again:
         conn.execute(
             "UPDATE raw_blobs SET last_seen_at = $now WHERE sha256 IN (SELECT unnest($shas))",
             {"now": now, "shas": sorted(seen_again)},
         )
-
-
-def _insert(
-    conn: duckdb.DuckDBPyConnection,
-    table: str,
-    rows: list[dict[str, Any]],
-    schema: dict[str, Any],
-    *,
-    replace: bool = False,
-) -> None:
-    """Bulk insert through an Arrow-backed polars frame (no per-row statements)."""
-    if not rows:
-        return
-    frame = pl.DataFrame(rows, schema=schema)
-    view = f"_batch_{table}"
-    conn.register(view, frame)
-    try:
-        verb = "INSERT OR REPLACE" if replace else "INSERT"
-        conn.execute(f"{verb} INTO {table} ({', '.join(schema)}) SELECT * FROM {view}")
-    finally:
-        conn.unregister(view)

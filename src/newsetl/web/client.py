@@ -31,10 +31,14 @@ from typing import Any
 import httpcore
 import httpx
 
-from newsetl.models import Stage
+from newsetl.settings import WebSettings
 from newsetl.web.politeness import Politeness
-from newsetl.web.settings import FeedSettings
 from newsetl.web.ssrf import PolicyRefusal, ResolveError, SsrfGuard
+
+# inputs.stage of inputs that failed in this layer: a request that failed, or one refused
+# before it was made (scheme, address, robots.txt).
+FETCH = "fetch"
+POLICY = "policy"
 
 REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
 ACCEPT_ENCODING = "gzip, deflate"
@@ -97,7 +101,7 @@ class FetchResult:
     headers: dict[str, str] = field(default_factory=dict)
     body: bytes | None = None
     error: str | None = None  # why there is no usable response
-    stage: str = Stage.FETCH  # 'policy' when refused without a request
+    stage: str = FETCH  # 'policy' when refused without a request
     transient: bool = False
     retry_after_s: float | None = None
     attempts: int = 0
@@ -242,7 +246,7 @@ def _default_ssl_context() -> ssl.SSLContext:
 
 
 def make_client(
-    settings: FeedSettings,
+    settings: WebSettings,
     guard: SsrfGuard,
     *,
     verify: bool | str = True,
@@ -293,7 +297,7 @@ class Fetcher:
     def __init__(
         self,
         client: httpx.Client,
-        settings: FeedSettings,
+        settings: WebSettings,
         guard: SsrfGuard,
         politeness: Politeness,
         *,
@@ -417,7 +421,7 @@ class Fetcher:
         try:
             host, port, ips = self.guard.check_url(url, trusted)
         except PolicyRefusal as exc:  # no request is made: nothing to log in fetches
-            res.error, res.stage = exc.reason, Stage.POLICY
+            res.error, res.stage = exc.reason, POLICY
             return res
         except ResolveError as exc:  # an attempt that failed at its first step: logged
             res.error, res.transient = str(exc), exc.transient
@@ -447,7 +451,7 @@ class Fetcher:
         except ResolveError as exc:
             res.error, res.transient = str(exc), exc.transient
         except PolicyRefusal as exc:
-            res.error, res.stage = exc.reason, Stage.POLICY
+            res.error, res.stage = exc.reason, POLICY
         except _Failure as exc:
             res.error, res.transient = exc.reason, exc.transient
         except httpx.TimeoutException as exc:

@@ -1,0 +1,1 @@
+"""The raw archive as a source: replay rejected inputs, reprocess with a newer extractor."""

@@ -12,12 +12,9 @@ is a :class:`Rejection` with a reason.
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import io
-import json
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
@@ -25,14 +22,24 @@ import feedparser
 from charset_normalizer import from_bytes
 
 from newsetl.errors import Rejection
-from newsetl.models import Extracted, Stage
 from newsetl.pipeline.decode import declared_charset, normalize_charset, sniff_bom
 from newsetl.pipeline.enrich import parse_datetime
-from newsetl.pipeline.textclean import clean_text, normalize_line
+from newsetl.pipeline.textclean import normalize_line
+from newsetl.sources.feeds.content import entry_extracted, html_fragment_text
+from newsetl.sources.feeds.jsonfeed import parse_json_feed
+from newsetl.sources.feeds.model import PARSE, FeedEntry, ParsedFeed, entry_key, unique_entries
 from newsetl.web.urls import normalize_url
 
-MAX_KEY_CHARS = 1000
-_JSONFEED = re.compile(r"^https?://jsonfeed\.org/version/", re.IGNORECASE)
+__all__ = [
+    "PARSE",
+    "FeedEntry",
+    "ParsedFeed",
+    "discover_feed_links",
+    "entry_extracted",
+    "html_fragment_text",
+    "parse_feed",
+]
+
 _HTML_START = re.compile(
     rb"^\s*(?:<\?xml[^>]{0,200}\?>\s*)?(?:<!--.*?-->\s*)*<(?:!doctype\s+html|html|head|body)\b",
     re.IGNORECASE | re.DOTALL,
@@ -46,43 +53,6 @@ _FEED_TYPES = (
     b"application/rdf+xml",
     b"application/feed+json",
 )
-
-
-@dataclass(slots=True, frozen=True)
-class FeedEntry:
-    """One entry as newsetl needs it (picklable: it travels to extraction workers)."""
-
-    key: str  # identity within its feed: guid, else normalised link, else a content hash
-    guid: str | None
-    link: str | None  # absolute, as the feed gives it
-    link_norm: str | None  # normalised (http/https only)
-    title: str | None
-    published: datetime | None
-    authors: tuple[str, ...] = ()
-    tags: tuple[str, ...] = ()
-    content_html: str | None = None  # content:encoded / Atom content
-    summary_html: str | None = None
-    language: str | None = None
-
-    @property
-    def source_ref(self) -> str:
-        """What the ``inputs`` ledger calls this entry."""
-        return self.link_norm or self.link or self.guid or self.key
-
-
-@dataclass(slots=True)
-class ParsedFeed:
-    format: str | None  # feedparser's version ('rss20', 'atom10', 'rss10', ...) or 'json1'
-    title: str | None
-    site_url: str | None
-    description: str | None
-    language: str | None
-    ttl_s: int | None  # the interval the feed asks for (RSS <ttl>)
-    entries: list[FeedEntry]
-    bozo: bool = False
-    bozo_reason: str | None = None
-    encoding: str | None = None
-    raw: Any = field(default=None, repr=False)  # feedparser's result, for inspection
 
 
 # --- what is this body? -------------------------------------------------------------------
@@ -123,11 +93,11 @@ def discover_feed_links(html: bytes, base: str) -> list[str]:
 def _not_a_feed(body: bytes, url: str) -> Rejection | None:
     head = _strip_bom(body)[:4096]
     if not head.strip():
-        return Rejection(Stage.PARSE, "not a feed: empty response body")
+        return Rejection(PARSE, "not a feed: empty response body")
     if _HTML_START.match(head) and not _FEED_ROOT.search(head):
         links = discover_feed_links(body, url)
         hint = f" (it links to feeds: {', '.join(links[:3])})" if links else ""
-        return Rejection(Stage.PARSE, f"not a feed: an HTML page{hint}")
+        return Rejection(PARSE, f"not a feed: an HTML page{hint}")
     return None
 
 
@@ -174,7 +144,7 @@ def parse_feed(body: bytes, *, url: str, headers: Mapping[str, str] | None = Non
         raise rejection
     stripped = _strip_bom(body).lstrip()
     if stripped[:1] in (b"{", b"["):
-        return _parse_json_feed(stripped, url)
+        return parse_json_feed(stripped, url)
     location = hdrs.get("content-location")
     try:
         base = str(httpx.URL(url).join(location)) if location else url
@@ -188,17 +158,17 @@ def parse_feed(body: bytes, *, url: str, headers: Mapping[str, str] | None = Non
     try:
         raw = feedparser.parse(io.BytesIO(body), response_headers=hdrs)
     except RecursionError as exc:
-        raise Rejection(Stage.PARSE, "feed nested too deeply to parse") from exc
+        raise Rejection(PARSE, "feed nested too deeply to parse") from exc
     except Exception as exc:  # feedparser should never raise; if it does, it is this document
-        raise Rejection(Stage.PARSE, f"feed parser failed: {type(exc).__name__}: {exc}"[:500]) from exc
+        raise Rejection(PARSE, f"feed parser failed: {type(exc).__name__}: {exc}"[:500]) from exc
     bozo_reason = _bozo_reason(raw)
     version = raw.get("version") or None
     entries_raw = raw.get("entries") or []
     if not version and not entries_raw:
         why = f" ({bozo_reason})" if bozo_reason else ""
-        raise Rejection(Stage.PARSE, f"not a feed: no RSS, Atom or RDF document found{why}"[:500])
+        raise Rejection(PARSE, f"not a feed: no RSS, Atom or RDF document found{why}"[:500])
     feed = raw.get("feed") or {}
-    entries = _unique([e for e in (_entry(x, base) for x in entries_raw) if e is not None])
+    entries, repeats = unique_entries([e for e in (_entry(x, base) for x in entries_raw) if e is not None])
     return ParsedFeed(
         format=version,
         title=_text(feed.get("title"), feed.get("title_detail")),
@@ -207,6 +177,7 @@ def parse_feed(body: bytes, *, url: str, headers: Mapping[str, str] | None = Non
         language=(feed.get("language") or None),
         ttl_s=_ttl(feed.get("ttl")),
         entries=entries,
+        repeated=repeats,
         bozo=bool(raw.get("bozo")),
         bozo_reason=bozo_reason,
         encoding=raw.get("encoding") or None,
@@ -229,17 +200,6 @@ def _ttl(value: Any) -> int | None:
     except (TypeError, ValueError):
         return None
     return minutes * 60 if minutes > 0 else None
-
-
-def _unique(entries: list[FeedEntry]) -> list[FeedEntry]:
-    """Feeds sometimes repeat an item: keep the first of each key."""
-    seen: set[str] = set()
-    out: list[FeedEntry] = []
-    for e in entries:
-        if e.key not in seen:
-            seen.add(e.key)
-            out.append(e)
-    return out
 
 
 def _text(value: Any, detail: Any = None) -> str | None:
@@ -295,25 +255,6 @@ def _content(entry: Any) -> str | None:
     return best
 
 
-def entry_key(
-    guid: str | None, link_norm: str | None, title: str | None, published: datetime | None, body: str | None
-) -> str:
-    if guid and len(guid) <= MAX_KEY_CHARS:
-        return guid
-    if link_norm and len(link_norm) <= MAX_KEY_CHARS:
-        return link_norm
-    basis = "\x1f".join(
-        [
-            guid or "",
-            link_norm or "",
-            title or "",
-            published.isoformat() if published else "",
-            (body or "")[:2000],
-        ]
-    )
-    return "sha256:" + hashlib.sha256(basis.encode("utf-8", "replace")).hexdigest()
-
-
 def _entry(x: Any, base: str) -> FeedEntry | None:
     import httpx
 
@@ -343,154 +284,4 @@ def _entry(x: Any, base: str) -> FeedEntry | None:
         content_html=content,
         summary_html=summary if summary and summary != content else None,
         language=(x.get("language") or None) if isinstance(x.get("language"), str) else None,
-    )
-
-
-# --- JSON Feed (https://jsonfeed.org/version/1.1) ------------------------------------------
-
-
-def _parse_json_feed(body: bytes, url: str) -> ParsedFeed:
-    import httpx
-
-    try:
-        doc = json.loads(body)
-    except (ValueError, RecursionError) as exc:
-        raise Rejection(Stage.PARSE, f"not a feed: invalid JSON ({type(exc).__name__})") from exc
-    if not isinstance(doc, dict) or not _JSONFEED.match(str(doc.get("version", ""))):
-        raise Rejection(Stage.PARSE, "not a feed: a JSON document that is not a JSON Feed")
-    items = doc.get("items")
-    if not isinstance(items, list):
-        raise Rejection(Stage.PARSE, "not a feed: JSON Feed without an 'items' list")
-    base = str(doc.get("feed_url") or url)
-    entries: list[FeedEntry] = []
-    for it in items:
-        if not isinstance(it, dict):
-            continue
-        guid = str(it["id"]).strip() if it.get("id") is not None else None
-        link = it.get("url") or it.get("external_url")
-        if isinstance(link, str) and link.strip():
-            try:
-                link = str(httpx.URL(base).join(link.strip()))
-            except (httpx.InvalidURL, ValueError):
-                link = link.strip()
-        else:
-            link = None
-        link_norm = normalize_url(link)
-        content = it.get("content_html") if isinstance(it.get("content_html"), str) else None
-        text = it.get("content_text") if isinstance(it.get("content_text"), str) else None
-        if content is None and text:
-            content = "".join(f"<p>{_escape(p)}</p>" for p in text.split("\n") if p.strip())
-        summary = it.get("summary") if isinstance(it.get("summary"), str) else None
-        title = normalize_line(str(it["title"])) if isinstance(it.get("title"), str) else None
-        published = parse_datetime(str(it.get("date_published") or it.get("date_modified") or "")) or None
-        authors_raw = it.get("authors") or ([it["author"]] if isinstance(it.get("author"), dict) else [])
-        authors = tuple(
-            normalize_line(str(a["name"])) for a in authors_raw if isinstance(a, dict) and a.get("name")
-        )
-        tags = tuple(normalize_line(str(t)) for t in it.get("tags") or [] if isinstance(t, str) and t.strip())
-        if not (guid or link or title or content or summary):
-            continue
-        entries.append(
-            FeedEntry(
-                key=entry_key(guid or None, link_norm, title, published, content or summary),
-                guid=guid or None,
-                link=link,
-                link_norm=link_norm,
-                title=title or None,
-                published=published,
-                authors=authors,
-                tags=tags,
-                content_html=content,
-                summary_html=summary,
-                language=it.get("language") if isinstance(it.get("language"), str) else None,
-            )
-        )
-    return ParsedFeed(
-        format="json" + str(doc.get("version", "")).rstrip("/").rsplit("/", 1)[-1],
-        title=normalize_line(str(doc["title"])) if isinstance(doc.get("title"), str) else None,
-        site_url=normalize_url(doc.get("home_page_url"))
-        if isinstance(doc.get("home_page_url"), str)
-        else None,
-        description=doc.get("description") if isinstance(doc.get("description"), str) else None,
-        language=doc.get("language") if isinstance(doc.get("language"), str) else None,
-        ttl_s=None,
-        entries=_unique(entries),
-        raw=doc,
-    )
-
-
-def _escape(text: str) -> str:
-    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
-
-
-# --- an entry's own text (the fallback when its page cannot be used) ----------------------
-
-_BLOCK_TAGS = frozenset(
-    {
-        "p", "div", "li", "ul", "ol", "h1", "h2", "h3", "h4", "h5", "h6", "blockquote", "pre", "tr",
-        "table", "section", "article", "figure", "figcaption", "header", "footer", "dd", "dt", "dl",
-        "hr", "address", "aside",
-    }
-)  # fmt: skip
-_DROP_TAGS = ("script", "style", "noscript", "iframe", "object", "embed", "template", "svg", "math")
-# WordPress & co. append "The post X appeared first on Y." to every item.
-_FEED_TRAILER = re.compile(
-    r"^(?:the post .{1,300} appeared first on .{1,200}|continue reading.{0,80})$", re.IGNORECASE
-)
-
-
-def html_fragment_text(html: str) -> str:
-    """Paragraph text of an HTML fragment (feed content): one line per block element."""
-    if "<" not in html:
-        return clean_text(_unescape(html))
-    import lxml.etree
-    import lxml.html
-
-    try:
-        root = lxml.html.fragment_fromstring(html, create_parent="div")
-    except (lxml.etree.ParserError, ValueError):
-        return ""
-    for bad in root.iter(*_DROP_TAGS):
-        bad.drop_tree()
-    for el in root.iter():
-        if not isinstance(el.tag, str):
-            continue
-        if el.tag == "br":
-            el.tail = "\n" + (el.tail or "")
-        elif el.tag in _BLOCK_TAGS:
-            el.text = "\n" + (el.text or "")
-            el.tail = "\n" + (el.tail or "")
-    return clean_text(root.text_content())
-
-
-def _unescape(text: str) -> str:
-    import html as htmllib
-
-    return htmllib.unescape(text)
-
-
-def entry_extracted(entry: FeedEntry) -> Extracted | None:
-    """The entry's own content as an extraction (``text_source='feed'``), if it has text."""
-    text = ""
-    for html in (entry.content_html, entry.summary_html):
-        if html:
-            text = html_fragment_text(html)
-            lines = [ln for ln in text.split("\n") if not _FEED_TRAILER.match(ln)]
-            text = "\n".join(lines)
-            if entry.title and lines and lines[0].casefold() == entry.title.casefold():
-                text = "\n".join(lines[1:])
-            if text.strip():
-                break
-    if not text.strip():
-        return None
-    return Extracted(
-        text=text,
-        text_source="feed",
-        title=entry.title,
-        authors=list(entry.authors),
-        date=entry.published.isoformat() if entry.published else None,
-        date_source="feed" if entry.published else None,
-        url=entry.link_norm,
-        tags=list(entry.tags),
-        declared_language=(entry.language or "")[:2].lower() or None,
     )

@@ -22,8 +22,7 @@ import listparser
 import polars as pl
 
 from newsetl.errors import TerminalError
-from newsetl.storage.duckdb_file import transaction
-from newsetl.web.settings import FeedSettings
+from newsetl.settings import FeedSettings
 from newsetl.web.urls import normalize_url
 
 
@@ -93,7 +92,8 @@ def add_feeds(
 ) -> list[tuple[str, bool]]:
     """Register feeds (idempotent): (normalised url, newly added) per distinct URL.
 
-    A name or category given for a feed that already exists replaces the old one.
+    A name or category given for a feed that already exists replaces the old one. Runs in
+    the caller's write transaction.
     """
     now = now or datetime.now(UTC)
     unique: dict[str, Subscription] = {}
@@ -113,26 +113,25 @@ def add_feeds(
         },
         schema={"url": pl.Utf8, "name": pl.Utf8, "category": pl.Utf8},
     )
-    with transaction(conn):
-        conn.register("_subs", frame)
-        try:
-            existing = {r[0] for r in conn.execute("SELECT url FROM feeds JOIN _subs USING (url)").fetchall()}
-            # Set-based (one statement each), so registering thousands of feeds stays cheap.
-            conn.execute(
-                """INSERT INTO feeds (url, name, category, added_at)
-                   SELECT url, name, category, $now FROM _subs WHERE url NOT IN (SELECT url FROM feeds)""",
-                {"now": now},
-            )
-            conn.execute(
-                """UPDATE feeds SET name = coalesce(s.name, feeds.name),
-                       category = coalesce(s.category, feeds.category)
-                   FROM _subs s
-                   WHERE feeds.url = s.url AND s.url IN (SELECT unnest($old))
-                     AND (s.name IS NOT NULL OR s.category IS NOT NULL)""",
-                {"old": sorted(existing)},
-            )
-        finally:
-            conn.unregister("_subs")
+    conn.register("_subs", frame)
+    try:
+        existing = {r[0] for r in conn.execute("SELECT url FROM feeds JOIN _subs USING (url)").fetchall()}
+        # Set-based (one statement each), so registering thousands of feeds stays cheap.
+        conn.execute(
+            """INSERT INTO feeds (url, name, category, added_at)
+               SELECT url, name, category, $now FROM _subs WHERE url NOT IN (SELECT url FROM feeds)""",
+            {"now": now},
+        )
+        conn.execute(
+            """UPDATE feeds SET name = coalesce(s.name, feeds.name),
+                   category = coalesce(s.category, feeds.category)
+               FROM _subs s
+               WHERE feeds.url = s.url AND s.url IN (SELECT unnest($old))
+                 AND (s.name IS NOT NULL OR s.category IS NOT NULL)""",
+            {"old": sorted(existing)},
+        )
+    finally:
+        conn.unregister("_subs")
     return [(url, url not in existing) for url in unique]
 
 
@@ -140,15 +139,14 @@ def remove_feeds(conn: duckdb.DuckDBPyConnection, urls: Sequence[str]) -> list[s
     """Unregister feeds; returns those that existed. Their ``feed_entries`` stay (lineage,
     and dedup if the feed is added again)."""
     wanted = {feed_url(u) for u in urls}
-    with transaction(conn):
-        found = [
-            r[0]
-            for r in conn.execute(
-                "SELECT url FROM feeds WHERE url IN (SELECT unnest($u)) ORDER BY url", {"u": sorted(wanted)}
-            ).fetchall()
-        ]
-        if found:
-            conn.execute("DELETE FROM feeds WHERE url IN (SELECT unnest($u))", {"u": found})
+    found = [
+        r[0]
+        for r in conn.execute(
+            "SELECT url FROM feeds WHERE url IN (SELECT unnest($u)) ORDER BY url", {"u": sorted(wanted)}
+        ).fetchall()
+    ]
+    if found:
+        conn.execute("DELETE FROM feeds WHERE url IN (SELECT unnest($u))", {"u": found})
     return found
 
 

@@ -12,15 +12,28 @@ import os
 import stat
 import zlib
 from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 from newsetl.errors import InputPathError, Rejection
-from newsetl.models import DocKind, FileRef, Processed, SourceKind, Stage
+from newsetl.models import DocKind, Processed, Stage
+from newsetl.pipeline.decode import GZIP_MAGIC
 
 HTML_SUFFIXES = frozenset({".html", ".htm", ".xhtml", ".shtml"})
 TEXT_SUFFIXES = frozenset({".txt", ".text"})
 COMPRESSED_SUFFIXES = frozenset({".gz"})
-GZIP_MAGIC = b"\x1f\x8b"
+KIND = "file"  # inputs.source_kind
+DISCOVER = "discover"  # inputs.stage of files that cannot become an input at all
+
+
+@dataclass(slots=True, frozen=True)
+class FileRef:
+    """A file found by discovery, with the stat data used to skip unchanged inputs."""
+
+    path: str
+    size: int
+    mtime_ns: int
+    kind: DocKind
 
 
 def classify(name: str) -> DocKind | None:
@@ -39,9 +52,9 @@ def classify(name: str) -> DocKind | None:
     return None
 
 
-def _reject(path: str, stage: Stage, reason: str, size: int | None = None) -> Processed:
+def _reject(path: str, stage: str, reason: str, size: int | None = None) -> Processed:
     return Processed(
-        source_kind=SourceKind.FILE,
+        source_kind=KIND,
         source_ref=path,
         stage=stage,
         reason=reason,
@@ -78,23 +91,23 @@ def _walk(path: str, active: set[tuple[int, int]], top: bool = False) -> Iterato
         st = os.stat(path)
     except OSError as exc:
         if exc.errno == errno.ELOOP:
-            yield _reject(path, Stage.DISCOVER, "symlink loop")
+            yield _reject(path, DISCOVER, "symlink loop")
         elif os.path.islink(path):
-            yield _reject(path, Stage.DISCOVER, "broken symlink")
+            yield _reject(path, DISCOVER, "broken symlink")
         else:
-            yield _reject(path, Stage.DISCOVER, f"cannot stat: {exc.strerror or exc}")
+            yield _reject(path, DISCOVER, f"cannot stat: {exc.strerror or exc}")
         return
     if stat.S_ISDIR(st.st_mode):
         key = (st.st_dev, st.st_ino)
         if key in active:
-            yield _reject(path, Stage.DISCOVER, "symlink loop (directory links back to a parent)")
+            yield _reject(path, DISCOVER, "symlink loop (directory links back to a parent)")
             return
         try:
             with os.scandir(path) as it:
                 # Hidden entries (.git, .DS_Store, .gitkeep) are not articles by convention.
                 names = sorted(e.name for e in it if not e.name.startswith("."))
         except OSError as exc:
-            yield _reject(path, Stage.DISCOVER, f"cannot list directory: {exc.strerror or exc}")
+            yield _reject(path, DISCOVER, f"cannot list directory: {exc.strerror or exc}")
             return
         active.add(key)
         try:
@@ -104,7 +117,7 @@ def _walk(path: str, active: set[tuple[int, int]], top: bool = False) -> Iterato
             active.discard(key)
         return
     if not stat.S_ISREG(st.st_mode):
-        yield _reject(path, Stage.DISCOVER, "not a regular file")
+        yield _reject(path, DISCOVER, "not a regular file")
         return
     kind = classify(os.path.basename(path))
     if kind is None:
@@ -113,7 +126,7 @@ def _walk(path: str, active: set[tuple[int, int]], top: bool = False) -> Iterato
             kind = _sniff(path)
         if kind is None:
             suffix = Path(path).suffix or "(none)"
-            yield _reject(path, Stage.DISCOVER, f"unsupported file type {suffix}", st.st_size)
+            yield _reject(path, DISCOVER, f"unsupported file type {suffix}", st.st_size)
             return
     yield FileRef(path=path, size=st.st_size, mtime_ns=st.st_mtime_ns, kind=kind)
 
@@ -155,48 +168,4 @@ def read_bytes(path: str, max_bytes: int) -> bytes:
         raise Rejection(Stage.READ, f"cannot read: {exc.strerror or exc}") from exc
     if len(data) > max_bytes:
         raise Rejection(Stage.READ, f"file grew past the cap of {max_bytes} bytes while reading")
-    return data
-
-
-def gunzip_bounded(data: bytes, max_bytes: int) -> bytes:
-    """Decompress gzip (all members) without ever holding more than ``max_bytes`` of output.
-
-    A gzip bomb stops at the cap instead of exhausting memory; truncated or corrupt
-    streams raise a :class:`Rejection` with the reason.
-    """
-    out = bytearray()
-    rest = data
-    while rest:
-        dec = zlib.decompressobj(wbits=31)
-        chunk = rest
-        try:
-            while chunk:
-                budget = max_bytes - len(out) + 1
-                out += dec.decompress(chunk, budget)
-                if len(out) > max_bytes:
-                    raise Rejection(
-                        Stage.READ,
-                        f"decompressed size exceeds the cap of {max_bytes} bytes (gzip bomb?)",
-                    )
-                chunk = dec.unconsumed_tail
-            out += dec.flush()
-        except zlib.error as exc:
-            raise Rejection(Stage.READ, f"corrupt gzip data: {exc}") from exc
-        if not dec.eof:
-            raise Rejection(Stage.READ, "truncated gzip data (stream ends before its end marker)")
-        rest = dec.unused_data
-        # Trailing zero padding after the last member is common and harmless.
-        if rest and not rest.startswith(GZIP_MAGIC):
-            if rest.strip(b"\x00"):
-                raise Rejection(Stage.READ, "corrupt gzip data: junk after the last member")
-            break
-    if len(out) > max_bytes:
-        raise Rejection(Stage.READ, f"decompressed size exceeds the cap of {max_bytes} bytes")
-    return bytes(out)
-
-
-def maybe_decompress(data: bytes, max_bytes: int) -> bytes:
-    """Gunzip when the bytes say gzip (by magic number, not by file name)."""
-    if data[:2] == GZIP_MAGIC:
-        return gunzip_bounded(data, max_bytes)
     return data
