@@ -44,7 +44,9 @@ class FeedSettings:
     max_robots_bytes: int = 512 * 1024  # what Google reads of a robots.txt
     connect_timeout_s: float = 10.0
     read_timeout_s: float = 20.0  # longest silence between two reads
-    total_timeout_s: float = 60.0  # one request, from sending to the last body byte
+    # One fetch as a whole: DNS, connect, TLS, headers, body, every redirect and retry,
+    # from its first request to its last byte, whatever the peer does.
+    total_timeout_s: float = 60.0
     max_redirects: int = 5
     # Attempts per URL for transient errors (connect errors, timeouts, 5xx, 429).
     max_attempts: int = 3
