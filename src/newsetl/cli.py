@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import sys
 import threading
 import time
@@ -163,7 +164,36 @@ def run_flow_command(
 ) -> None:
     """What every ingest command does around its flow: start Prefect's server and the
     workers early, fail fast on an unusable warehouse, show progress, print the summary,
-    and exit 1 when the run failed or its audit did."""
+    and exit 1 when the run failed or its audit did.
+
+    SIGINT/SIGTERM stop the run within moments (see :mod:`newsetl.signals`): it is
+    recorded as failed ('interrupted (SIGTERM)') and the command exits 128 + the signal.
+    """
+    from newsetl.errors import interruption
+    from newsetl.signals import stop_on_signals
+
+    try:
+        with stop_on_signals():
+            _run_flow(run, db=db, verbose=verbose, workers=workers, json_out=json_out, details=details)
+    except BaseException as exc:
+        why = interruption(exc)
+        if why is None:
+            raise
+        signum = getattr(exc, "signum", None) or getattr(exc, "signal", None) or signal.SIGINT
+        raise fail(
+            f"{why}: stopped; the run, if it had started, is recorded as failed", 128 + signum
+        ) from None
+
+
+def _run_flow(
+    run: Callable[[], dict[str, Any]],
+    *,
+    db: Path,
+    verbose: bool,
+    workers: int | None,
+    json_out: bool,
+    details: Callable[[dict[str, Any]], None] | None,
+) -> None:
     server = _head_start(verbose, workers)
     try:
         from newsetl.warehouse import ensure_schema

@@ -448,6 +448,8 @@ class FeedIngest:
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
+        if exc is not None:
+            self.abort()  # a stopping run must not wait for hostile peers or busy workers
         if self._pool is not None:
             self._pool.close()
         if self._threads is not None:
@@ -459,6 +461,14 @@ class FeedIngest:
 
     def _session(self) -> AbstractContextManager[duckdb.DuckDBPyConnection]:
         return session(self.settings.db_path, timeout_s=self.settings.lock_timeout_s)
+
+    def abort(self) -> None:
+        """Stop now: fetches in flight end ('interrupted'), extraction workers are killed."""
+        fetcher: Fetcher | None = getattr(self, "fetcher", None)
+        if fetcher is not None:
+            fetcher.abort()
+        if self._pool is not None:
+            self._pool.terminate()
 
     @property
     def feeds(self) -> list[FeedRow]:
@@ -923,7 +933,11 @@ def run_feed_batches(job: FeedIngest) -> None:
     def fetch(chunk: Chunk) -> list[PageTask]:
         return job.fetch_pages(chunk) if chunk.needs_pages else []
 
-    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="newsetl-fetch-ahead") as ahead:
+    # aborting(): on any exception, abort before ``ahead`` waits for the fetches in flight.
+    with (
+        ThreadPoolExecutor(max_workers=1, thread_name_prefix="newsetl-fetch-ahead") as ahead,
+        runs.aborting(job.abort),
+    ):
         for batch in job.feed_batches():
             chunks = job.poll(batch)
             pending = ahead.submit(fetch, chunks[0])

@@ -161,10 +161,17 @@ class FileIngest:
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
+        if exc is not None:
+            self.abort()  # a stopping run must not wait for the batch being extracted
         if self._pool is not None:
             self._pool.close()
         if exc is not None and self._finished is None:
             runs.record_failure(self.finish, self.run_id, exc)
+
+    def abort(self) -> None:
+        """Stop now: kill the extraction workers (a ``map`` in flight raises)."""
+        if self._pool is not None:
+            self._pool.terminate()
 
     def _session(self) -> AbstractContextManager[duckdb.DuckDBPyConnection]:
         return session(self.settings.db_path, timeout_s=self.settings.lock_timeout_s)
@@ -216,7 +223,11 @@ class FileIngest:
 
 def run_batches(job: FileIngest) -> None:
     """Extract batch n+1 in a helper thread while batch n is loaded."""
-    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="newsetl-extract") as ahead:
+    # aborting(): on any exception, kill the workers before ``ahead`` waits for their batch.
+    with (
+        ThreadPoolExecutor(max_workers=1, thread_name_prefix="newsetl-extract") as ahead,
+        runs.aborting(job.abort),
+    ):
         pending = None
         for batch in job.batches():
             future = ahead.submit(job.extract, batch)

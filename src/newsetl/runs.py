@@ -13,7 +13,8 @@ import os
 import platform
 import socket
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Any
 
@@ -21,6 +22,7 @@ import duckdb
 import trafilatura
 
 from newsetl import __version__
+from newsetl.errors import interruption
 from newsetl.extract import EXTRACTOR_VERSION
 from newsetl.models import BatchReport, Outcome, RunSummary
 from newsetl.warehouse import transaction
@@ -172,11 +174,28 @@ def versions() -> dict[str, str]:
 def record_failure(finish: Callable[..., object], run_id: str, exc: BaseException) -> None:
     """Mark a run that stopped on ``exc`` as failed; ``exc`` itself still propagates.
 
+    A signal (Ctrl-C, SIGTERM, Prefect's TerminationSignal) is recorded as
+    ``interrupted (SIGTERM)`` and the like, so the ledger tells a stop from a crash.
+
     A failure to write that (the warehouse locked or gone) is logged, never raised: the
     original error matters more, and the audit reports a run left ``running``.
     """
-    reason = "interrupted" if isinstance(exc, KeyboardInterrupt) else f"{type(exc).__name__}: {exc}"
+    reason = interruption(exc) or f"{type(exc).__name__}: {exc}"
     try:
         finish(status="failed", error=reason[:1000])
     except Exception:
         log.exception("could not mark run %s as failed", run_id)
+
+
+@contextmanager
+def aborting(abort: Callable[[], object]) -> Iterator[None]:
+    """Call ``abort`` when the block raises (anything, Ctrl-C included), then re-raise.
+
+    Entered after a thread pool, it runs before that pool's exit waits for its work: a
+    stopping run aborts its fetches and workers instead of waiting for them to finish.
+    """
+    try:
+        yield
+    except BaseException:
+        abort()
+        raise

@@ -32,6 +32,10 @@ class WorkerStartError(TerminalError):
     """Worker processes cannot be started at all: a run-level failure, not an input's."""
 
 
+class PoolTerminated(TerminalError):
+    """The pool was terminated (its run is being stopped): no more work is taken."""
+
+
 def _context() -> multiprocessing.context.ForkServerContext:
     # forkserver, not fork: the parent runs threads (Prefect, DuckDB) that a fork would copy
     # mid-flight; the forkserver is a clean process that imported the extractors once.
@@ -100,6 +104,7 @@ class WorkerPool(Generic[T, R]):
         self.memory_limit_mb = memory_limit_mb
         self._executor: ProcessPoolExecutor | None = None
         self._lock = threading.Lock()
+        self._terminated = False
         self.restarts = 0
 
     def __enter__(self) -> WorkerPool[T, R]:
@@ -109,6 +114,8 @@ class WorkerPool(Generic[T, R]):
         self.close()
 
     def _pool(self) -> ProcessPoolExecutor:
+        if self._terminated:
+            raise PoolTerminated("the worker pool was terminated: the run is stopping")
         if self._executor is None:
             ctx = _context()
             self._executor = ProcessPoolExecutor(
@@ -147,6 +154,15 @@ class WorkerPool(Generic[T, R]):
         if ex is not None:
             ex.shutdown(wait=True, cancel_futures=True)
 
+    def terminate(self) -> None:
+        """Kill the workers now, mid-item, and take no more work (a run being stopped).
+
+        A ``map`` running in another thread sees its workers die and raises
+        :class:`PoolTerminated` instead of retrying the items in a fresh pool.
+        """
+        self._terminated = True
+        self._kill()
+
     def map(self, items: Sequence[T]) -> list[R]:
         """Results in input order; never raises because of one item.
 
@@ -155,6 +171,8 @@ class WorkerPool(Generic[T, R]):
         """
         if not items:
             return []
+        if self._terminated:
+            raise PoolTerminated("the worker pool was terminated: the run is stopping")
         if self.workers == 0:
             return [self._fn(it) for it in items]
         with self._lock:
