@@ -419,7 +419,9 @@ class FeedIngest:
                 self._feeds = due_feeds(conn, now, everything=self.all_feeds)
             self.started_at = runs.start_run(conn, self.run_id, self.flow, params)
         faults.hit("run.started")
-        self.guard = SsrfGuard(self.resolver, allow_private=fs.allow_private_hosts)
+        self.guard = SsrfGuard(
+            self.resolver, allow_private=fs.allow_private_hosts, cache_ttl_s=fs.dns_cache_s
+        )
         if self.client is None:
             self.client = make_client(fs, self.guard)
             self._own_client = True
@@ -708,12 +710,12 @@ class FeedIngest:
             ).fetchall()
         self.robots.preload([RobotsFile(*r) for r in rows])
 
-    def _fetch_robots(self, origin: str) -> RobotsFile:
+    def _fetch_robots(self, origin: str, feed: str | None) -> RobotsFile:
         res = self.fetcher.fetch(
             origin + "/robots.txt",
             kind="robots",
             max_bytes=self.feed_settings.max_robots_bytes,
-            trusted=origin,  # the page check already vetted this origin
+            trusted=feed,  # the same address check as the page: re-resolved, never trusted more
             max_attempts=1,
         )
         now = datetime.now(UTC)
@@ -748,7 +750,7 @@ class FeedIngest:
         except ResolveError as exc:
             return task(stage=Stage.FETCH, reason=str(exc))
         if fs.respect_robots:
-            why = self.robots.check(url)
+            why = self.robots.check(url, work.feed)
             if why is not None:
                 return self._refused(task, why)
         res = self.fetcher.fetch(

@@ -61,6 +61,7 @@ class FeedSettings:
     respect_robots: bool = True
     robots_ttl_s: float = 24 * HOUR
     allow_private_hosts: bool = False
+    dns_cache_s: float = 60.0  # how long a checked DNS answer is reused before asking again
     fetch_pages: bool = True  # False: use the feed's own content only
     poll_interval_s: float = 30 * 60  # a healthy feed is checked again after this (±10 %)
     error_backoff_base_s: float = 15 * 60  # first retry of a failing feed; doubles per error
@@ -108,5 +109,7 @@ class FeedSettings:
             raise ValueError("the poll interval must be positive and at most the back-off cap")
         if self.max_new_entries_per_feed < 1:
             raise ValueError("max_new_entries_per_feed must be at least 1")
+        if self.dns_cache_s < 0:
+            raise ValueError("dns_cache_s cannot be negative (0: resolve every time)")
         if self.feeds_per_batch < 1:
             raise ValueError("feeds_per_batch must be at least 1")
