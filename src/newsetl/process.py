@@ -17,7 +17,7 @@ from newsetl.enrich import enrich
 from newsetl.errors import Rejection
 from newsetl.extract import extract_html, extract_plain_text
 from newsetl.models import Article, DocKind, FileRef, Processed, SourceKind, Stage
-from newsetl.sources.files import maybe_decompress, read_bytes
+from newsetl.sources.files import maybe_decompress, read_file
 
 log = logging.getLogger("newsetl.process")
 
@@ -76,9 +76,11 @@ def process_file(ref: FileRef, settings: Settings) -> Processed:
         mtime_ns=ref.mtime_ns,
     )
     try:
-        data = read_bytes(ref.path, settings.max_file_bytes)
+        data, st = read_file(ref.path, settings.max_file_bytes)
+        # The state of the bytes read, not of what discovery saw: a file replaced in
+        # between is recorded as the version that was hashed and extracted.
         result.sha256 = hashlib.sha256(data).hexdigest()
-        result.size_bytes = len(data)
+        result.size_bytes, result.mtime_ns = len(data), st.st_mtime_ns
         result.raw_archived = archive_raw(data, result.sha256, settings)
         result.article = article_from_bytes(
             data,
