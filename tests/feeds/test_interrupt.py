@@ -50,6 +50,7 @@ def test_a_signal_stops_a_run_stuck_on_a_dripping_header(tmp_path: Path, signum:
         with pytest.raises(Interrupted), stop_on_signals():
             run([drip.url(), drip.url("/other")], db, fs)
         took = time.monotonic() - sent_at[0]
+    print(f"{signal.Signals(signum).name}: run ended {took:.2f} s after the signal")
     assert took < 2.0, f"took {took:.2f} s after the signal"
     assert _fetch_threads() == []
     name = signal.Signals(signum).name
@@ -92,6 +93,7 @@ def test_sigterm_stops_ingest_feeds_within_seconds(tmp_path: Path) -> None:
                 proc.wait()
     assert proc.returncode == 128 + signal.SIGTERM, stderr[-2000:]
     assert "interrupted (SIGTERM)" in stderr
+    print(f"ingest-feeds exited {took:.2f} s after SIGTERM")
     assert took < 5.0, f"took {took:.1f} s after SIGTERM"
     assert table_rows(db, "SELECT status, error FROM runs") == [("failed", "interrupted (SIGTERM)")]
     _audit_green(db)
