@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import ipaddress
+import threading
+import time
 from pathlib import Path
 
 import httpcore
@@ -11,7 +13,7 @@ import pytest
 from newsetl.feed_settings import FeedSettings
 from newsetl.http import Fetcher, GuardedBackend, make_client
 from newsetl.politeness import Politeness
-from newsetl.ssrf import PolicyRefusal, SsrfGuard, address_problem, same_site
+from newsetl.ssrf import PolicyRefusal, ResolveError, SsrfGuard, address_problem, same_site
 
 from ..helpers import table_rows
 from .conftest import fast_feed_settings, run
@@ -202,3 +204,29 @@ def test_robots_txt_goes_through_the_same_guard_as_the_page(server: FeedServer, 
     feed2 = server.add("/own.xml", rss(own), content_type="application/rss+xml")
     run([feed2], tmp_path / "own.duckdb", fast_feed_settings(dns_cache_s=0))
     assert server.hits("/robots.txt") == 1 and server.hits("/own") == 1
+
+
+def test_a_resolver_that_never_answers_is_not_waited_for() -> None:
+    """The system resolver cannot be interrupted: lookups run in a daemon thread and are
+    waited for at most resolve_timeout_s (or the fetch's remaining time), and not at all
+    once the guard is aborted."""
+    hang = threading.Event()
+
+    def stuck(host: str, port: int) -> list[str]:
+        hang.wait(30)
+        return ["93.184.216.34"]
+
+    guard = SsrfGuard(stuck, resolve_timeout_s=0.3)
+    started = time.monotonic()
+    with pytest.raises(ResolveError, match=r"no answer within 0\.3 s") as err:
+        guard.check_url("https://slow-dns.example.com/", None)
+    assert err.value.transient and time.monotonic() - started < 1.0
+    with pytest.raises(ResolveError, match=r"no answer within 0\.1 s"):
+        guard.check_url("https://slow-dns.example.com/", None, timeout_s=0.1)
+    patient = SsrfGuard(stuck, resolve_timeout_s=10.0)
+    threading.Timer(0.2, patient.abort).start()
+    started = time.monotonic()
+    with pytest.raises(ResolveError, match="interrupted"):
+        patient.check_url("https://other.example.com/", None)
+    assert time.monotonic() - started < 1.0
+    hang.set()
