@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import threading
+import time
+
 import pytest
 
-from newsetl.pipeline.workers import WorkerPool
+from newsetl.pipeline.workers import PoolTerminated, WorkerPool
+from newsetl.storage.runs import pid_is_alive
 
 from . import workerfns
 
@@ -52,3 +56,34 @@ def test_memory_hog_is_contained(workers: int) -> None:
         out = pool.map([0, 1, 2])
     assert out[0] == 0 and out[2] == 4
     assert out[1].startswith("failed:1:")
+
+
+def test_terminate_kills_busy_workers_and_stops_a_map_in_another_thread() -> None:
+    """What a stopping run does: the map in flight (an input that would run for an hour)
+    raises at once instead of retrying in a fresh pool, and no worker process survives."""
+    pool = WorkerPool(workerfns.hang_on_3, _failed, workers=2, item_timeout_s=3600)
+    outcome: list[BaseException | list[str]] = []
+
+    def run() -> None:
+        try:
+            outcome.append(pool.map([3, 3, 3]))
+        except BaseException as exc:
+            outcome.append(exc)
+
+    worker = threading.Thread(target=run)
+    worker.start()
+    deadline = time.monotonic() + 60
+    while not getattr(pool._executor, "_processes", None) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    time.sleep(0.5)
+    pids = list(getattr(pool._executor, "_processes", {}))
+    assert pids, "the pool never started"
+    started = time.monotonic()
+    pool.terminate()
+    worker.join(timeout=10)
+    assert not worker.is_alive() and time.monotonic() - started < 3
+    assert len(outcome) == 1 and isinstance(outcome[0], PoolTerminated)
+    assert not any(pid_is_alive(p) for p in pids)
+    with pytest.raises(PoolTerminated):
+        pool.map([1])
+    pool.close()

@@ -28,8 +28,8 @@ __all__ = ["Settings", "__version__", "connect", "ingest_feeds", "ingest_files",
 
 _LAZY = {
     "Settings": ("newsetl.settings", "Settings"),
-    "ingest_files": ("newsetl.sources.files", "ingest_files"),
-    "ingest_feeds": ("newsetl.sources.feeds", "ingest_feeds"),
+    "ingest_files": ("newsetl.sources.files.discover", "ingest_files"),
+    "ingest_feeds": ("newsetl.sources.feeds.parse", "ingest_feeds"),
     "open_warehouse": ("newsetl.storage.backends", "open_warehouse"),
 }
 

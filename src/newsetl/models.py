@@ -131,6 +131,8 @@ class Processed:
     settled_from_state: bool = False
     # The raw bytes were written to (or found in) the raw archive in this run.
     raw_archived: bool = False
+    # Modification time of exactly the bytes read, when their store keeps one (a file).
+    read_mtime_ns: int | None = None
     # For inputs fetched over HTTP: the page's status, why the page could not be used (the
     # source's own text may still have made the article), and whether that may pass.
     http_status: int | None = None

@@ -109,7 +109,9 @@ class WebSettings:
     max_robots_bytes: int = 512 * 1024  # what Google reads of a robots.txt
     connect_timeout_s: float = 10.0
     read_timeout_s: float = 20.0  # longest silence between two reads
-    total_timeout_s: float = 60.0  # one request, from sending to the last body byte
+    # One fetch as a whole: DNS, connect, TLS, headers, body, every redirect and retry,
+    # from its first request to its last byte, whatever the peer does.
+    total_timeout_s: float = 60.0
     max_redirects: int = 5
     # Attempts per URL for transient errors (connect errors, timeouts, 5xx, 429).
     max_attempts: int = 3
@@ -124,6 +126,7 @@ class WebSettings:
     respect_robots: bool = True
     robots_ttl_s: float = 24 * HOUR
     allow_private_hosts: bool = False
+    dns_cache_s: float = 60.0  # how long a checked DNS answer is reused before asking again
     # Name of a Prefect global concurrency limit every request holds a slot of (deployments).
     fetch_limit: str | None = None
 
@@ -140,6 +143,8 @@ class WebSettings:
             raise ValueError("body size caps must be positive")
         if min(self.connect_timeout_s, self.read_timeout_s, self.total_timeout_s) <= 0:
             raise ValueError("timeouts must be positive")
+        if self.dns_cache_s < 0:
+            raise ValueError("dns_cache_s cannot be negative (0: resolve every time)")
 
 
 @dataclass(frozen=True, slots=True)

@@ -61,7 +61,7 @@ def test_hosts_are_throttled_independently() -> None:
 def _robots(status: int | None, body: str | None = None) -> RobotsCache:
     now = datetime.now(UTC)
     return RobotsCache(
-        lambda origin: RobotsFile(
+        lambda origin, trusted: RobotsFile(
             origin, status, body, now, error="connect error" if status is None else None
         )
     )
@@ -85,14 +85,14 @@ def test_robots_is_fetched_once_per_origin_and_sets_crawl_delay(server: FeedServ
     fetcher = _fetcher(per_host=2, delay=0)
     delays: dict[str, float] = {}
 
-    def fetch(origin: str) -> RobotsFile:
-        res = fetcher.fetch(origin + "/robots.txt", kind="robots", max_bytes=10_000, trusted=origin)
+    def fetch(origin: str, trusted: str | None) -> RobotsFile:
+        res = fetcher.fetch(origin + "/robots.txt", kind="robots", max_bytes=10_000, trusted=trusted)
         return RobotsFile(origin, res.status, (res.body or b"").decode(), datetime.now(UTC))
 
     cache = RobotsCache(fetch, on_crawl_delay=delays.__setitem__)
     origin = server.url("")
     with ThreadPoolExecutor(6) as pool:
-        verdicts = list(pool.map(lambda p: cache.check(origin + p), ["/a", "/admin/x", "/b"] * 2))
+        verdicts = list(pool.map(lambda p: cache.check(origin + p, origin), ["/a", "/admin/x", "/b"] * 2))
     assert verdicts.count(None) == 4 and server.hits("/robots.txt") == 1
     assert delays == {"127.0.0.1": 0.4}
     assert [f.origin for f in cache.take_new()] == [origin]

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import ipaddress
+import threading
+import time
+from pathlib import Path
 
 import httpcore
 import pytest
@@ -10,10 +13,12 @@ import pytest
 from newsetl.settings import Settings
 from newsetl.web.client import Fetcher, GuardedBackend, make_client
 from newsetl.web.politeness import Politeness
-from newsetl.web.ssrf import PolicyRefusal, SsrfGuard, address_problem, same_site
+from newsetl.web.ssrf import PolicyRefusal, ResolveError, SsrfGuard, address_problem, same_site
 
-from .conftest import fast_feed_settings
+from ..helpers import table_rows
+from .conftest import fast_feed_settings, run
 from .server import FeedServer
+from .test_ingest import STORY, rss
 
 
 @pytest.mark.parametrize(
@@ -167,3 +172,61 @@ def test_connections_go_only_to_approved_addresses(server: FeedServer) -> None:
         newsetl_http._tls.target = None
     assert isinstance(stream, httpcore.NetworkStream)
     stream.close()
+
+
+def test_robots_txt_goes_through_the_same_guard_as_the_page(server: FeedServer, tmp_path: Path) -> None:
+    """DNS rebinding against robots.txt: the page's host first resolves to a public address
+    (the page check passes), then, once the DNS answer is stale, to loopback. The robots.txt
+    request is checked again like any other and refused: nothing is sent to loopback, and
+    with robots.txt unreachable the page is not fetched either (RFC 9309: disallow)."""
+    answers = iter([["93.184.216.34"]])
+
+    def rebinding(host: str, port: int) -> list[str]:
+        assert host == "rebind.example.net"
+        return next(answers, ["127.0.0.1"])
+
+    server.add("/robots.txt", b"User-agent: *\nAllow: /\n", content_type="text/plain")
+    server.add("/story", b"<html><body><p>should never be fetched</p></body></html>")
+    story = server.url("/story", "rebind.example.net")
+    items = [{"title": "Rebound", "link": story, "guid": "g-1", "description": f"{STORY}<p>(1)</p>"}]
+    feed = server.add("/feed.xml", rss(items), content_type="application/rss+xml")
+    db = tmp_path / "news.duckdb"
+    # No DNS cache: every request asks again, as after the 60 s cache expired.
+    summary, _ = run([feed], db, fast_feed_settings(dns_cache_s=0), resolver=rebinding)
+    assert summary.status == "completed"
+    assert server.hits("/robots.txt") == 0 and server.hits("/story") == 0
+    ((page_error, outcome),) = table_rows(db, "SELECT page_error, outcome FROM feed_entries")
+    assert outcome == "loaded"  # from the entry's own content
+    assert page_error.startswith("policy: robots.txt unreachable (refused: rebind.example.net (127.0.0.1)")
+    # The robots.txt of a page on the feed's own host stays allowed, like the page itself.
+    server.add("/own", b"<html><body>" + STORY.encode() * 3 + b"</body></html>")
+    own = [{"title": "Own", "link": server.url("/own"), "guid": "g-own", "description": STORY}]
+    feed2 = server.add("/own.xml", rss(own), content_type="application/rss+xml")
+    run([feed2], tmp_path / "own.duckdb", fast_feed_settings(dns_cache_s=0))
+    assert server.hits("/robots.txt") == 1 and server.hits("/own") == 1
+
+
+def test_a_resolver_that_never_answers_is_not_waited_for() -> None:
+    """The system resolver cannot be interrupted: lookups run in a daemon thread and are
+    waited for at most resolve_timeout_s (or the fetch's remaining time), and not at all
+    once the guard is aborted."""
+    hang = threading.Event()
+
+    def stuck(host: str, port: int) -> list[str]:
+        hang.wait(30)
+        return ["93.184.216.34"]
+
+    guard = SsrfGuard(stuck, resolve_timeout_s=0.3)
+    started = time.monotonic()
+    with pytest.raises(ResolveError, match=r"no answer within 0\.3 s") as err:
+        guard.check_url("https://slow-dns.example.com/", None)
+    assert err.value.transient and time.monotonic() - started < 1.0
+    with pytest.raises(ResolveError, match=r"no answer within 0\.1 s"):
+        guard.check_url("https://slow-dns.example.com/", None, timeout_s=0.1)
+    patient = SsrfGuard(stuck, resolve_timeout_s=10.0)
+    threading.Timer(0.2, patient.abort).start()
+    started = time.monotonic()
+    with pytest.raises(ResolveError, match="interrupted"):
+        patient.check_url("https://other.example.com/", None)
+    assert time.monotonic() - started < 1.0
+    hang.set()

@@ -1,7 +1,7 @@
 """What every ``newsetl`` command shares: the Typer app, options, output, and running a flow.
 
 The command modules (ingest, query, feeds, analyst, ops) import from here and register
-their commands on :data:`app`; ``newsetl.cli`` imports them all. No pipeline logic lives
+their commands on :data:`app`; ``newsetl.cli.app`` imports them all. No pipeline logic lives
 in the CLI (sqlite-utils' cli.py over db.py is the model).
 """
 
@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import sys
 import threading
 import time
@@ -146,7 +147,36 @@ def run_flow_command(
 ) -> None:
     """What every ingest command does around its flow: start Prefect's server and the
     workers early, fail fast on an unusable warehouse, show progress, print the summary,
-    and exit 1 when the run failed or its audit did."""
+    and exit 1 when the run failed or its audit did.
+
+    SIGINT/SIGTERM stop the run within moments (see :mod:`newsetl.cli.signals`): it is
+    recorded as failed ('interrupted (SIGTERM)') and the command exits 128 + the signal.
+    """
+    from newsetl.cli.signals import stop_on_signals
+    from newsetl.errors import interruption
+
+    try:
+        with stop_on_signals():
+            _run_flow(run, db=db, verbose=verbose, workers=workers, json_out=json_out, details=details)
+    except BaseException as exc:
+        why = interruption(exc)
+        if why is None:
+            raise
+        signum = getattr(exc, "signum", None) or getattr(exc, "signal", None) or signal.SIGINT
+        raise fail(
+            f"{why}: stopped; the run, if it had started, is recorded as failed", 128 + signum
+        ) from None
+
+
+def _run_flow(
+    run: Callable[[], dict[str, Any]],
+    *,
+    db: str | None,
+    verbose: bool,
+    workers: int | None,
+    json_out: bool,
+    details: Callable[[dict[str, Any]], None] | None,
+) -> None:
     server = _head_start(verbose, workers)
     try:
         store_for(db).ensure_schema()

@@ -105,7 +105,7 @@ class Run:
         try:
             if self._pool is not None:
                 if exc is not None:
-                    self._pool.abort()
+                    self._pool.terminate()
                 self._pool.close()
         finally:
             try:
@@ -119,7 +119,7 @@ class Run:
     def abort(self) -> None:
         """Stop promptly (a signal): no new extraction or fetches; the run then fails."""
         if self._pool is not None:
-            self._pool.abort()
+            self._pool.terminate()
         self.source.abort()
 
     # -- the stages -----------------------------------------------------------------------

@@ -27,14 +27,16 @@ from newsetl.pipeline.versions import EXTRACTOR_VERSION
 from newsetl.settings import Settings
 from newsetl.storage.raw_archive import RawArchive, archive_root
 
-log = logging.getLogger("newsetl.process")
+log = logging.getLogger("newsetl.pipeline.process")
 
 
 class Payload(Protocol):
     """Where a document's raw bytes are; read inside the worker (files in parallel)."""
 
-    def read(self, max_bytes: int) -> bytes:
-        """The raw bytes, or :class:`Rejection` (stage 'read') with the reason."""
+    def read(self, max_bytes: int) -> tuple[bytes, int | None]:
+        """The raw bytes and the modification time (ns) of exactly those bytes when the
+        store keeps one (a file replaced meanwhile is recorded as the version read), or
+        :class:`Rejection` (stage 'read') with the reason."""
         ...
 
 
@@ -44,8 +46,8 @@ class Inline:
 
     data: bytes
 
-    def read(self, max_bytes: int) -> bytes:
-        return self.data
+    def read(self, max_bytes: int) -> tuple[bytes, int | None]:
+        return self.data, None
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,11 +57,11 @@ class Archived:
     root: str
     sha256: str
 
-    def read(self, max_bytes: int) -> bytes:
+    def read(self, max_bytes: int) -> tuple[bytes, int | None]:
         from newsetl.storage.raw_archive import ArchiveError
 
         try:
-            return RawArchive(self.root).get(self.sha256, max_bytes=max_bytes + 1)
+            return RawArchive(self.root).get(self.sha256, max_bytes=max_bytes + 1), None
         except ArchiveError as exc:
             raise Rejection(Stage.READ, str(exc)) from exc
 
@@ -202,7 +204,7 @@ def process_document(doc: Doc, settings: Settings) -> Processed:
     data: bytes | None = None
     if doc.payload is not None:
         try:
-            data = doc.payload.read(ex.max_file_bytes)
+            data, p.read_mtime_ns = doc.payload.read(ex.max_file_bytes)
         except Exception as exc:  # one unreadable input must never take its batch down
             problem = rejection_of(exc)
     if data is not None:

@@ -26,11 +26,14 @@ T = TypeVar("T")
 R = TypeVar("R")
 
 _PRELOAD = ["newsetl.pipeline.worker_init"]
-_INTERRUPTED = "interrupted: the run was stopped"
 
 
 class WorkerStartError(TerminalError):
     """Worker processes cannot be started at all: a run-level failure, not an input's."""
+
+
+class PoolTerminated(TerminalError):
+    """The pool was terminated (its run is being stopped): no more work is taken."""
 
 
 def _context() -> multiprocessing.context.ForkServerContext:
@@ -105,7 +108,7 @@ class WorkerPool(Generic[T, R]):
         self.memory_limit_mb = memory_limit_mb
         self._executor: ProcessPoolExecutor | None = None
         self._lock = threading.Lock()
-        self._aborted = False
+        self._terminated = False
         self.restarts = 0
 
     def __enter__(self) -> WorkerPool[T, R]:
@@ -115,6 +118,8 @@ class WorkerPool(Generic[T, R]):
         self.close()
 
     def _pool(self) -> ProcessPoolExecutor:
+        if self._terminated:
+            raise PoolTerminated("the worker pool was terminated: the run is stopping")
         if self._executor is None:
             ctx = _context()
             self._executor = ProcessPoolExecutor(
@@ -153,14 +158,14 @@ class WorkerPool(Generic[T, R]):
         if ex is not None:
             ex.shutdown(wait=True, cancel_futures=True)
 
-    def abort(self) -> None:
-        """Stop now (the run is interrupted): workers are killed, unfinished items come back
-        as failures. Safe to call from another thread while :meth:`map` runs."""
-        self._aborted = True
-        ex = self._executor
-        for p in list(getattr(ex, "_processes", {}).values()) if ex is not None else []:
-            with contextlib.suppress(OSError, AttributeError):
-                p.kill()
+    def terminate(self) -> None:
+        """Kill the workers now, mid-item, and take no more work (a run being stopped).
+
+        A ``map`` running in another thread sees its workers die and raises
+        :class:`PoolTerminated` instead of retrying the items in a fresh pool.
+        """
+        self._terminated = True
+        self._kill()
 
     def map(self, items: Sequence[T]) -> list[R]:
         """Results in input order; never raises because of one item.
@@ -170,10 +175,10 @@ class WorkerPool(Generic[T, R]):
         """
         if not items:
             return []
-        if self._aborted:
-            return [self._on_failure(it, _INTERRUPTED) for it in items]
+        if self._terminated:
+            raise PoolTerminated("the worker pool was terminated: the run is stopping")
         if self.workers == 0:
-            return [self._fn(it) if not self._aborted else self._on_failure(it, _INTERRUPTED) for it in items]
+            return [self._fn(it) for it in items]
         with self._lock:
             results: dict[int, R] = {}
             self._run(list(range(len(items))), items, results, window=self.workers + 1)
@@ -194,12 +199,6 @@ class WorkerPool(Generic[T, R]):
                     continue
                 inflight[fut] = (idx, time.monotonic())
             done, _ = wait(list(inflight), timeout=min(1.0, self.item_timeout_s), return_when=FIRST_COMPLETED)
-            if self._aborted:
-                for idx in [*queue, *(i for i, _ in inflight.values()), *suspects]:
-                    results.setdefault(idx, self._on_failure(items[idx], _INTERRUPTED))
-                inflight.clear()
-                self._kill()
-                return
             broken = False
             for fut in done:
                 faults.hit("extract.item")

@@ -20,6 +20,7 @@ import duckdb
 import trafilatura
 
 from newsetl import __version__
+from newsetl.errors import interruption
 from newsetl.models import BatchReport, Outcome, RunSummary
 
 log = logging.getLogger(__name__)
@@ -164,10 +165,13 @@ def run_summary(conn: duckdb.DuckDBPyConnection, run_id: str, top: int = 10) -> 
 def record_failure(finish: Callable[..., object], run_id: str, exc: BaseException) -> None:
     """Mark a run that stopped on ``exc`` as failed; ``exc`` itself still propagates.
 
+    A signal (Ctrl-C, SIGTERM, Prefect's TerminationSignal) is recorded as
+    ``interrupted (SIGTERM)`` and the like, so the ledger tells a stop from a crash.
+
     A failure to write that (the warehouse locked or gone) is logged, never raised: the
     original error matters more, and the audit reports a run left ``running``.
     """
-    reason = "interrupted" if isinstance(exc, KeyboardInterrupt) else f"{type(exc).__name__}: {exc}"
+    reason = interruption(exc) or f"{type(exc).__name__}: {exc}"
     try:
         finish(status="failed", error=reason[:1000])
     except Exception:

@@ -26,7 +26,8 @@ import polars as pl
 from newsetl.models import DocKind
 from newsetl.settings import WebSettings
 from newsetl.storage import writes
-from newsetl.web.client import ACCEPT_PAGE, FETCH, POLICY, Fetcher, make_client, media_type
+from newsetl.web.client import Fetcher, make_client
+from newsetl.web.headers import ACCEPT_PAGE, FETCH, POLICY, media_type
 from newsetl.web.politeness import GlobalSlot, Politeness
 from newsetl.web.robots import RobotsCache, RobotsFile, origin_of
 from newsetl.web.ssrf import PolicyRefusal, ResolveError, Resolver, SsrfGuard
@@ -160,7 +161,9 @@ class PageFetcher:
         global_slot: GlobalSlot | None = None,
     ) -> None:
         self.settings = settings
-        self.guard = SsrfGuard(resolver, allow_private=settings.allow_private_hosts)
+        self.guard = SsrfGuard(
+            resolver, allow_private=settings.allow_private_hosts, cache_ttl_s=settings.dns_cache_s
+        )
         self._own_client = client is None
         self.client = client if client is not None else make_client(settings, self.guard)
         self.politeness = Politeness(
@@ -178,6 +181,10 @@ class PageFetcher:
         self._threads = ThreadPoolExecutor(
             max_workers=settings.concurrency, thread_name_prefix="newsetl-fetch"
         )
+
+    def abort(self) -> None:
+        """Stop now: requests in flight end ('interrupted'), later ones are not sent."""
+        self.fetcher.abort()
 
     def close(self) -> None:
         self._threads.shutdown(wait=True, cancel_futures=True)
@@ -204,12 +211,12 @@ class PageFetcher:
         with store_session() as conn:
             self.robots.preload(load_robots(conn, sorted(origins)))
 
-    def _fetch_robots(self, origin: str) -> RobotsFile:
+    def _fetch_robots(self, origin: str, trusted: str | None) -> RobotsFile:
         res = self.fetcher.fetch(
             origin + "/robots.txt",
             kind="robots",
             max_bytes=self.settings.max_robots_bytes,
-            trusted=origin,  # the page check already vetted this origin
+            trusted=trusted,  # the same address check as the page: re-resolved, never trusted more
             max_attempts=1,
         )
         now = datetime.now(UTC)
@@ -243,7 +250,7 @@ class PageFetcher:
         except ResolveError as exc:
             return Page(stage=FETCH, reason=str(exc))
         if self.settings.respect_robots:
-            why = self.robots.check(url)
+            why = self.robots.check(url, req.trusted)
             if why is not None:
                 return self._refused(why)
         res = self.fetcher.fetch(

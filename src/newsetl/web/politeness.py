@@ -24,6 +24,14 @@ class _Gate:
 GlobalSlot = Callable[[], AbstractContextManager[object]]
 
 
+class SlotTimeout(Exception):
+    """No slot for the host opened within the time the request had left."""
+
+
+class SlotCancelled(Exception):
+    """The request was cancelled (its run is stopping) while it waited for a slot."""
+
+
 class Politeness:
     """Per-host slots: at most ``per_host`` requests at once, starts ``min_delay_s`` apart.
 
@@ -55,15 +63,30 @@ class Politeness:
             return gate
 
     @contextmanager
-    def slot(self, host: str) -> Iterator[None]:
-        """Hold one of the host's request slots for the duration of a request."""
+    def slot(
+        self, host: str, *, timeout_s: float | None = None, cancel: threading.Event | None = None
+    ) -> Iterator[None]:
+        """Hold one of the host's request slots for the duration of a request.
+
+        ``timeout_s``: give up (:class:`SlotTimeout`) rather than wait longer, for a request
+        whose deadline is already running; ``cancel``: give up (:class:`SlotCancelled`) as
+        soon as it is set and :meth:`wake` is called, so an aborted run never waits here.
+        """
         gate = self._gate(host)
+        until = None if timeout_s is None else self._clock() + timeout_s
         with gate.cond:
             while True:
+                if cancel is not None and cancel.is_set():
+                    raise SlotCancelled(host)
                 now = self._clock()
                 if gate.active < self.per_host and now >= gate.next_start:
                     break
-                gate.cond.wait(None if gate.active >= self.per_host else gate.next_start - now)
+                wait = None if gate.active >= self.per_host else gate.next_start - now
+                if until is not None:
+                    if now >= until:
+                        raise SlotTimeout(host)
+                    wait = until - now if wait is None else min(wait, until - now)
+                gate.cond.wait(wait)
             gate.active += 1
             gate.next_start = now + gate.delay
         try:
@@ -75,6 +98,14 @@ class Politeness:
         finally:
             with gate.cond:
                 gate.active -= 1
+                gate.cond.notify_all()
+
+    def wake(self) -> None:
+        """Wake every waiting request so it can notice that it was cancelled."""
+        with self._lock:
+            gates = list(self._gates.values())
+        for gate in gates:
+            with gate.cond:
                 gate.cond.notify_all()
 
     def defer(self, host: str, seconds: float) -> None:

@@ -60,13 +60,15 @@ def _rules(file: RobotsFile) -> _Rules:
 class RobotsCache:
     """robots.txt per origin, fetched once (per ``ttl``) even when many threads ask at once.
 
-    ``fetch(origin)`` is injected (the HTTP layer); ``preload`` feeds answers kept in the
-    warehouse, ``take_new`` hands back fresh answers so they can be stored with the batch.
+    ``fetch(origin, trusted)`` is injected (the HTTP layer); ``trusted`` is the URL whose
+    host may be private (the feed of the page asking), so the robots.txt request passes the
+    same address check as the page itself. ``preload`` feeds answers kept in the warehouse,
+    ``take_new`` hands back fresh answers so they can be stored with the batch.
     """
 
     def __init__(
         self,
-        fetch: Callable[[str], RobotsFile],
+        fetch: Callable[[str, str | None], RobotsFile],
         *,
         agent: str = ROBOTS_AGENT,
         ttl_s: float = 24 * 3600,
@@ -113,7 +115,7 @@ class RobotsCache:
                 self._on_crawl_delay(host, min(float(delay), self._max_crawl_delay))
         return rules
 
-    def _get(self, origin: str) -> _Rules:
+    def _get(self, origin: str, trusted: str | None) -> _Rules:
         with self._lock:
             rules = self._rules.get(origin)
             if rules is not None:
@@ -124,15 +126,19 @@ class RobotsCache:
                 rules = self._rules.get(origin)
             if rules is not None:
                 return rules
-            file = self._fetch(origin)
+            file = self._fetch(origin, trusted)
             if file.persistable:
                 with self._lock:
                     self._new.append(file)
             return self._install(file)
 
-    def check(self, url: str) -> str | None:
-        """None when ``url`` may be fetched, else the reason it may not."""
-        rules = self._get(origin_of(url))
+    def check(self, url: str, trusted: str | None = None) -> str | None:
+        """None when ``url`` may be fetched, else the reason it may not.
+
+        ``trusted``: the URL the page's request is trusted by (its feed); robots.txt is
+        fetched under the same trust, never more.
+        """
+        rules = self._get(origin_of(url), trusted)
         if rules.verdict == "allow":
             return None
         if rules.verdict == "disallow":

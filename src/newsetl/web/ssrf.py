@@ -115,27 +115,49 @@ def same_site(url: str, trusted_url: str | None) -> bool:
 
 
 class SsrfGuard:
-    """Checks request targets; thread-safe, with a short per-run cache of DNS answers."""
+    """Checks request targets; thread-safe, with a short per-run cache of DNS answers.
 
-    def __init__(self, resolver: Resolver | None = None, *, allow_private: bool = False) -> None:
+    A lookup runs in a helper thread and is waited for at most ``resolve_timeout_s`` (or
+    the caller's ``timeout_s``), and not at all once :meth:`abort` was called: the system
+    resolver cannot be interrupted, and a stuck lookup must neither outlive a request's
+    deadline nor keep a stopping process alive (the helper is a daemon thread).
+    """
+
+    def __init__(
+        self,
+        resolver: Resolver | None = None,
+        *,
+        allow_private: bool = False,
+        cache_ttl_s: float = _CACHE_TTL_S,
+        resolve_timeout_s: float = 10.0,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         self._resolver = resolver or system_resolver
         self.allow_private = allow_private
+        self.cache_ttl_s = cache_ttl_s
+        self.resolve_timeout_s = resolve_timeout_s
+        self._clock = clock
         self._cache: dict[tuple[str, int], tuple[float, list[str]]] = {}
         self._lock = threading.Lock()
+        self._aborted = threading.Event()
 
-    def resolve(self, host: str, port: int) -> list[str]:
+    def abort(self) -> None:
+        """Stop waiting for lookups: pending and later ones fail at once ('interrupted')."""
+        self._aborted.set()
+
+    def resolve(self, host: str, port: int, timeout_s: float | None = None) -> list[str]:
         """Addresses for a host (an IP literal is its own answer)."""
         literal = _ip_literal(host)
         if literal is not None:
             return [str(literal)]
         key = (host, port)
-        now = time.monotonic()
+        now = self._clock()
         with self._lock:
             hit = self._cache.get(key)
-            if hit is not None and now - hit[0] < _CACHE_TTL_S:
+            if hit is not None and now - hit[0] < self.cache_ttl_s:
                 return hit[1]
         try:
-            ips = [str(ipaddress.ip_address(a)) for a in self._resolver(host, port)]
+            ips = [str(ipaddress.ip_address(a)) for a in self._lookup(host, port, timeout_s)]
         except (OSError, UnicodeError, ValueError) as exc:
             again = isinstance(exc, socket.gaierror) and exc.errno == socket.EAI_AGAIN
             raise ResolveError(f"cannot resolve host {host}: {exc}", transient=again) from exc
@@ -145,13 +167,42 @@ class SsrfGuard:
             self._cache[key] = (now, ips)
         return ips
 
-    def check_host(self, host: str, port: int, *, trusted: bool) -> list[str]:
+    def _lookup(self, host: str, port: int, timeout_s: float | None) -> Sequence[str]:
+        limit = self.resolve_timeout_s if timeout_s is None else min(timeout_s, self.resolve_timeout_s)
+        box: list[Sequence[str] | BaseException] = []
+        done = threading.Event()
+
+        def work() -> None:
+            try:
+                box.append(self._resolver(host, port))
+            except BaseException as exc:  # handed to the waiting caller, whatever it is
+                box.append(exc)
+            finally:
+                done.set()
+
+        if self._aborted.is_set():
+            raise ResolveError(f"cannot resolve host {host}: interrupted", transient=True)
+        threading.Thread(target=work, name="newsetl-resolve", daemon=True).start()
+        until = time.monotonic() + limit
+        while not done.wait(min(0.1, max(0.0, until - time.monotonic()))):
+            if self._aborted.is_set():
+                raise ResolveError(f"cannot resolve host {host}: interrupted", transient=True)
+            if time.monotonic() >= until:
+                raise ResolveError(
+                    f"cannot resolve host {host}: no answer within {limit:g} s", transient=True
+                )
+        answer = box[0]
+        if isinstance(answer, BaseException):
+            raise answer
+        return answer
+
+    def check_host(self, host: str, port: int, *, trusted: bool, timeout_s: float | None = None) -> list[str]:
         """The addresses to connect to; :class:`PolicyRefusal` if any of them is internal.
 
         One internal address among public ones is refused too: mixing them is exactly
         how a rebinding attacker picks which one a client ends up using.
         """
-        ips = self.resolve(host.rstrip(".").lower(), port)
+        ips = self.resolve(host.rstrip(".").lower(), port, timeout_s)
         if trusted or self.allow_private:
             return ips
         for ip in ips:
@@ -164,10 +215,16 @@ class SsrfGuard:
                 )
         return ips
 
-    def check_url(self, url: str, trusted_url: str | None) -> tuple[str, int, list[str]]:
+    def check_url(
+        self, url: str, trusted_url: str | None, timeout_s: float | None = None
+    ) -> tuple[str, int, list[str]]:
         """Scheme and address checks for one request target: (host, port, addresses)."""
         _, host, port = _host_port(url)
-        return host, port, self.check_host(host, port, trusted=same_site(url, trusted_url))
+        return (
+            host,
+            port,
+            self.check_host(host, port, trusted=same_site(url, trusted_url), timeout_s=timeout_s),
+        )
 
     def check_peer(self, ip: str, url: str, trusted_url: str | None) -> None:
         """Refuse a connection that ended up on an internal address (a reused connection)."""

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import quote_plus, unquote_plus, urlsplit, urlunsplit
 
 from courlan import normalize_url as _courlan_normalize
+from courlan.clean import TRACKERS_RE as _COURLAN_TRACKERS
 
 # Query parameters that only track the reader, never select content (courlan removes the
 # common ones; these are the stragglers seen on news sites).
@@ -36,16 +37,40 @@ def normalize_url(url: str | None) -> str | None:
         norm = _courlan_normalize(url)
     except (ValueError, AttributeError):
         return None
-    parts = urlsplit(norm)
-    query = "&".join(
-        kv for kv in parts.query.split("&") if kv and not _is_tracking(kv.split("=", 1)[0].lower())
-    )
-    fragment = parts.fragment if parts.fragment.startswith("!") else ""
-    return urlunsplit((parts.scheme, parts.netloc, parts.path or "/", query, fragment))
+    normed = urlsplit(norm)
+    query = clean_query(parts.query)  # courlan's own query handling drops keys without a value
+    fragment = normed.fragment if normed.fragment.startswith("!") else ""
+    return urlunsplit((normed.scheme, normed.netloc, normed.path or "/", query, fragment))
+
+
+def clean_query(query: str) -> str:
+    """The query without tracking parameters, in courlan's canonical form (keys sorted,
+    repeated keys kept in order, ``quote_plus`` encoding) -- but keys without a value stay:
+    ``/page?l`` and ``/page`` are different pages. A bare key keeps its bare form (``l``,
+    not ``l=``), as servers that read the raw query string expect."""
+    groups: dict[str, list[str | None]] = {}
+    for piece in query.split("&"):
+        if not piece:
+            continue
+        raw_name, eq, raw_value = piece.partition("=")
+        name = unquote_plus(raw_name)
+        if not name or _is_tracking(name.lower()):
+            continue
+        groups.setdefault(name, []).append(unquote_plus(raw_value) if eq else None)
+    out: list[str] = []
+    for name in sorted(groups):
+        key = quote_plus(name, safe="")
+        for value in groups[name]:
+            out.append(key if value is None else f"{key}={quote_plus(value, safe='')}")
+    return "&".join(out)
 
 
 def _is_tracking(name: str) -> bool:
-    return name in _TRACKING_NAMES or name.startswith(_TRACKING_PREFIXES)
+    return (
+        name in _TRACKING_NAMES
+        or name.startswith(_TRACKING_PREFIXES)
+        or _COURLAN_TRACKERS.search(name) is not None
+    )
 
 
 def domain_of(url: str | None) -> str | None:

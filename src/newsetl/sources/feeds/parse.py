@@ -110,7 +110,7 @@ def _with_detected_charset(body: bytes, headers: dict[str, str]) -> dict[str, st
     Only when nothing declares one (no BOM, no HTTP charset, no XML ``encoding=``) and the
     bytes are not UTF-8: feedparser would then fall back to windows-1252 or ASCII.
     """
-    from newsetl.web.client import content_type_charset, media_type
+    from newsetl.web.headers import content_type_charset, media_type
 
     content_type = headers.get("content-type")
     if sniff_bom(body) or content_type_charset(content_type) or declared_charset(body[:1024]):

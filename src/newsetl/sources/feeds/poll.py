@@ -20,9 +20,10 @@ from newsetl.models import Processed
 from newsetl.settings import Settings
 from newsetl.sources.feeds.parse import PARSE, FeedEntry, parse_feed
 from newsetl.sources.feeds.registry import FeedRow, max_age_s, next_check_error, next_check_ok
-from newsetl.web.client import ACCEPT_FEED, POLICY, Fetcher, FetchResult
+from newsetl.web.client import Fetcher, FetchResult
+from newsetl.web.headers import ACCEPT_FEED, POLICY
 
-log = logging.getLogger("newsetl.feeds")
+log = logging.getLogger("newsetl.sources.feeds.registry")
 
 KIND = "feed"  # inputs.source_kind of feed entries and feeds
 

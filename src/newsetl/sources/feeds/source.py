@@ -134,6 +134,10 @@ class FeedSource(Source):
             self.web.fetcher, s, run.run_id, self.stats_, lambda body, sha: archive_raw(body, sha, s)
         )
 
+    def abort(self) -> None:
+        if self.web is not None:
+            self.web.abort()
+
     def close(self) -> None:
         if self.web is not None:
             self.web.close()

@@ -76,17 +76,30 @@ def check_paths(paths: Iterable[str | os.PathLike[str]]) -> list[str]:
 
 
 def discover(paths: Iterable[str]) -> Iterator[FileRef | Processed]:
-    """Walk files and directories (recursively, sorted, following symlinks once).
+    """Walk files and directories (recursively, sorted).
 
     Yields a :class:`FileRef` per usable file and a rejected :class:`Processed` for
-    anything that cannot become an input (unsupported type, broken link, loop, no access).
+    anything that cannot become an input (unsupported type, broken link, loop, no access,
+    not a regular file, a link out of the directory).
+
+    Symlinks: a path named explicitly is followed wherever it points. A link found inside
+    a directory is followed only if its target stays inside that directory (loops are
+    detected); one pointing outside -- to a directory or a file -- is recorded and not
+    followed: an inbox is a drop folder, and one link must not pull ``/etc``, a home
+    directory or a whole file system (``/proc`` included) into the run.
     """
     active: set[tuple[int, int]] = set()
     for root in paths:
-        yield from _walk(root, active, top=True)
+        yield from _walk(root, active, top=True, root=os.path.realpath(root))
 
 
-def _walk(path: str, active: set[tuple[int, int]], top: bool = False) -> Iterator[FileRef | Processed]:
+def _inside(real: str, root: str) -> bool:
+    return real == root or real.startswith(root.rstrip(os.sep) + os.sep)
+
+
+def _walk(
+    path: str, active: set[tuple[int, int]], top: bool = False, root: str = "", link: bool = False
+) -> Iterator[FileRef | Processed]:
     try:
         st = os.stat(path)
     except OSError as exc:
@@ -97,6 +110,16 @@ def _walk(path: str, active: set[tuple[int, int]], top: bool = False) -> Iterato
         else:
             yield _reject(path, DISCOVER, f"cannot stat: {exc.strerror or exc}")
         return
+    if link and not top:
+        real = os.path.realpath(path)
+        if not _inside(real, root):
+            what = "directory" if stat.S_ISDIR(st.st_mode) else "file"
+            yield _reject(
+                path,
+                DISCOVER,
+                f"symlink to a {what} outside the input directory ({real}): not followed",
+            )
+            return
     if stat.S_ISDIR(st.st_mode):
         key = (st.st_dev, st.st_ino)
         if key in active:
@@ -105,19 +128,19 @@ def _walk(path: str, active: set[tuple[int, int]], top: bool = False) -> Iterato
         try:
             with os.scandir(path) as it:
                 # Hidden entries (.git, .DS_Store, .gitkeep) are not articles by convention.
-                names = sorted(e.name for e in it if not e.name.startswith("."))
+                names = sorted((e.name, e.is_symlink()) for e in it if not e.name.startswith("."))
         except OSError as exc:
             yield _reject(path, DISCOVER, f"cannot list directory: {exc.strerror or exc}")
             return
         active.add(key)
         try:
-            for name in names:
-                yield from _walk(os.path.join(path, name), active)
+            for name, is_link in names:
+                yield from _walk(os.path.join(path, name), active, root=root, link=is_link)
         finally:
             active.discard(key)
         return
-    if not stat.S_ISREG(st.st_mode):
-        yield _reject(path, DISCOVER, "not a regular file")
+    if not stat.S_ISREG(st.st_mode):  # a FIFO would block the reader: never opened
+        yield _reject(path, DISCOVER, "not a regular file (a FIFO, socket or device)")
         return
     kind = classify(os.path.basename(path))
     if kind is None:
@@ -150,22 +173,58 @@ def _sniff(path: str) -> DocKind | None:
     return DocKind.TEXT
 
 
+_READ_ATTEMPTS = 3
+
+
 def read_bytes(path: str, max_bytes: int) -> bytes:
     """Read one file whole, refusing anything over ``max_bytes`` before reading it."""
+    return read_file(path, max_bytes)[0]
+
+
+def read_file(path: str, max_bytes: int) -> tuple[bytes, os.stat_result]:
+    """One regular file's bytes, with the ``stat`` of exactly those bytes.
+
+    - Opened non-blocking: a FIFO or device found where discovery saw a file cannot block
+      the read (opening a FIFO without a writer would wait forever); it is refused.
+    - The size cap is checked before reading.
+    - A file written in place while it is read (its size or mtime differ after the read)
+      is read again, up to three times, then refused; a file replaced by rename is read
+      whole from the inode that was opened. So the bytes hashed, archived and extracted
+      are one version of the file, and the stat recorded with them is that version's.
+    """
     try:
-        with open(path, "rb") as fh:
-            size = os.fstat(fh.fileno()).st_size
-            if size > max_bytes:
-                raise Rejection(Stage.READ, f"file too large: {size} bytes > cap of {max_bytes}")
-            data = fh.read(max_bytes + 1)
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
     except PermissionError as exc:
         raise Rejection(Stage.READ, f"permission denied: {exc.strerror}") from exc
-    except IsADirectoryError as exc:
-        raise Rejection(Stage.READ, "is a directory") from exc
     except FileNotFoundError as exc:
         raise Rejection(Stage.READ, "file vanished before it could be read") from exc
+    except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            raise Rejection(Stage.READ, "symlink loop") from exc
+        raise Rejection(Stage.READ, f"cannot open: {exc.strerror or exc}") from exc
+    try:
+        with open(fd, "rb") as fh:
+            st = os.fstat(fh.fileno())
+            if stat.S_ISDIR(st.st_mode):
+                raise Rejection(Stage.READ, "is a directory")
+            if not stat.S_ISREG(st.st_mode):
+                raise Rejection(Stage.READ, "not a regular file (a FIFO, socket or device)")
+            for _ in range(_READ_ATTEMPTS):
+                if st.st_size > max_bytes:
+                    raise Rejection(Stage.READ, f"file too large: {st.st_size} bytes > cap of {max_bytes}")
+                fh.seek(0)
+                data = fh.read(max_bytes + 1)
+                after = os.fstat(fh.fileno())
+                same = (after.st_size, after.st_mtime_ns) == (st.st_size, st.st_mtime_ns)
+                # (st_size 0 with content: procfs-like files, nothing to compare against)
+                if same and (len(data) == st.st_size or st.st_size == 0):
+                    break
+                st = after
+            else:
+                raise Rejection(Stage.READ, "file kept changing while it was read")
     except OSError as exc:
         raise Rejection(Stage.READ, f"cannot read: {exc.strerror or exc}") from exc
     if len(data) > max_bytes:
         raise Rejection(Stage.READ, f"file grew past the cap of {max_bytes} bytes while reading")
+    return data, st
     return data

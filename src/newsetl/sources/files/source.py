@@ -24,7 +24,7 @@ from newsetl.pipeline.process import Doc, Known
 from newsetl.pipeline.source import Batch, Item, Run, Source
 from newsetl.pipeline.versions import EXTRACTOR_VERSION
 from newsetl.settings import Settings
-from newsetl.sources.files.discover import KIND, FileRef, check_paths, discover, read_bytes
+from newsetl.sources.files.discover import KIND, FileRef, check_paths, discover, read_file
 from newsetl.storage import writes
 
 FILES_FLOW = "ingest-files"
@@ -54,8 +54,9 @@ class FilePayload:
 
     path: str
 
-    def read(self, max_bytes: int) -> bytes:
-        return read_bytes(self.path, max_bytes)
+    def read(self, max_bytes: int) -> tuple[bytes, int | None]:
+        data, st = read_file(self.path, max_bytes)
+        return data, st.st_mtime_ns
 
 
 @dataclass(slots=True, frozen=True)
@@ -166,7 +167,7 @@ class FileSource(Source):
             rows[ref.path] = {  # the same path twice in one batch (given twice): the last wins
                 "path": ref.path,
                 "size_bytes": p.size_bytes if p.size_bytes is not None else ref.size,
-                "mtime_ns": ref.mtime_ns,
+                "mtime_ns": p.read_mtime_ns if p.read_mtime_ns is not None else ref.mtime_ns,
                 "sha256": p.sha256,
                 "outcome": outcome,
                 "article_id": article_id,
