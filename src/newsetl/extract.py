@@ -30,6 +30,7 @@ from trafilatura.utils import load_html
 from newsetl import bylines, dates, titles
 from newsetl.errors import Rejection
 from newsetl.jsonld import LinkedData, linked_data
+from newsetl.listing import listing_like
 from newsetl.models import Extracted, Stage
 from newsetl.sites import SiteNames
 from newsetl.textclean import clean_text, split_plain_text
@@ -361,17 +362,23 @@ def _byline_sources(
         yield "trafilatura", [bylines.RawCredit(meta.author)]
 
 
-def _bare_extraction(tree: HtmlElement, url: str | None, focus: str) -> Document | None:
+def _bare_extraction(tree: HtmlElement, url: str | None, focus: str, *, fast: bool = True) -> Document | None:
     doc = trafilatura.bare_extraction(
         tree,
         url=url,
-        fast=True,
+        fast=fast,
         favor_precision=focus == "precision",
         favor_recall=focus == "recall",
         include_comments=False,
         include_tables=True,
         with_metadata=False,
     )
+    if fast and isinstance(doc, Document) and doc.text and listing_like(doc.text, tree):
+        # Only output shaped like a listing pays for trafilatura's fallback comparison; its
+        # answer is kept when shorter (the guard is against over-extraction, not for recall).
+        full = _bare_extraction(tree, url, focus, fast=False)
+        if full is not None and (full.text or "").strip() and len(full.text or "") < len(doc.text):
+            return full
     return doc if isinstance(doc, Document) else None
 
 
