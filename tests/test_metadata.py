@@ -70,6 +70,11 @@ def _people(
         ("Mit Material von dpa und AFP", [], ["dpa", "AFP"]),
         ("Associated Press in Valencia", [], ["Associated Press"]),
         ("Reuters", [], ["Reuters"]),
+        ("Von unserem Korrespondenten Max Muster", ["Max Muster"], []),
+        ("Aktualisiert von Max Muster", ["Max Muster"], []),
+        ("Ursula von der Leyen", ["Ursula von der Leyen"], []),
+        ("Laura Kuenssberg, Presenter, Sunday with Laura Kuenssberg", ["Laura Kuenssberg"], []),
+        ("Jane Smith, AFP", ["Jane Smith"], ["AFP"]),
     ],
 )
 def test_bylines_are_split_and_cleaned(byline: str, people: list[str], agencies: list[str]) -> None:
@@ -240,6 +245,17 @@ def test_a_truncated_headline_gives_way_to_its_full_form() -> None:
         SiteNames.of(["South China Morning Post"], "www.scmp.com"),
     )
     assert title == f"{start} Hong Kong leader Carrie Lam"
+
+
+def test_a_site_name_in_front_goes_a_word_that_merely_contains_it_stays() -> None:
+    site = SiteNames.of(["n-tv NACHRICHTEN"], "www.n-tv.de")
+    assert (
+        titles.strip_site("n-tv.de: Trump spricht über Bodeneinsätze", site)
+        == "Trump spricht über Bodeneinsätze"
+    )
+    assert (
+        titles.strip_site("n-tv Trendbarometer: Union legt zu", site) == "n-tv Trendbarometer: Union legt zu"
+    )
 
 
 def test_a_site_name_is_not_a_headline() -> None:

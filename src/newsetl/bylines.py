@@ -88,14 +88,16 @@ _ROLE_STEMS = (
     "produzent", "moderator", "moderatorin", "volontär", "volontärin", "praktikant", "praktikantin",
     "chefreporter", "ressortleiter", "ressortleiterin", "chefredakteur", "chefredakteurin", "herausgeber",
     "herausgeberin", "critic", "kritiker", "kritikerin", "expert", "expertin", "experte", "mitarbeiter",
-    "mitarbeiterin", "reportage", "author", "freelance", "freelancer", "intern",
+    "mitarbeiterin", "reportage", "author", "freelance", "freelancer", "intern", "korrespondenten",
+    "redakteure", "redakteuren", "autoren", "correspondents",
 )  # fmt: skip
 _ROLE_QUALIFIERS = {
     "senior", "chief", "political", "staff", "leitender", "leitende", "freier", "freie", "stellvertretender",
     "stellvertretende", "deputy", "associate", "contributing", "special", "foreign", "economics", "business",
     "science", "sports", "digital", "online", "managing", "executive", "news", "health", "tech",
     "technology", "culture", "wissenschafts", "wirtschafts", "politik", "sport", "and", "&", "und", "of",
-    "the", "für", "for", "our", "unser", "unsere", "unserer", "us", "uk", "eu", "europe", "washington",
+    "the", "für", "for", "our", "unser", "unsere", "unserer", "unserem", "unseren", "us", "uk", "eu",
+    "europe", "washington",
 }  # fmt: skip
 
 _PARTICLES = {
@@ -114,6 +116,8 @@ _PREFIXES = [
         r"autor(?:in)?(?:\s*/\s*autor(?:in)?)?|autoren|autorinnen|author(?:\(?s\)?)?|authors|credit)"
         r"(?:\s+(?:by|von|de|from|und\s+\w+))?\s*:?\s+",
         r"^(?:(?:agentur)?material|informationen|angaben)\s+(?:von|der|des|from)\s+",
+        r"^(?:aktualisiert|bearbeitet|redigiert|übersetzt|zusammengestellt|überarbeitet|updated|edited|"
+        r"translated|compiled|curated)\s+(?:von|by)\s+",
         r"^(?:by|von|vom|par|por|di|door|av|af|przez|от|de)\s*:?\s+",
     )
 ]

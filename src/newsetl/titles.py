@@ -67,7 +67,7 @@ def strip_site(title: str, site: SiteNames) -> str:
         break
     # a site name in front: "BR24: …" / "tagesschau.de - …"
     first = re.match(r"^([^|:–—]{2,40}?)\s*(?:[|–—]|\s-\s|:)\s+(.{10,})$", title)
-    if first and site.matches(first[1]) and len(first[1].split()) <= 3:
+    if first and site.is_name(first[1]):
         title = first[2]
     return title
 
