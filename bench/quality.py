@@ -3,7 +3,8 @@
 Usage:  python bench/quality.py [--corpus ../shared/corpus] [--json out.json] [--per-page]
 
 Prints precision / recall / F1 with the article-extraction-benchmark metric for
-``article-extraction-benchmark`` and ``fundus`` (summary + section headlines + paragraphs).
+``article-extraction-benchmark`` and ``fundus`` (summary + section headlines + paragraphs),
+and trafilatura's own snippet check on its evaluation pages (``trafilatura/evaldata.json``).
 A benchmark, not a test: it reports numbers (tests/test_quality.py asserts the floor).
 """
 
@@ -100,9 +101,46 @@ def main() -> int:
                 )
                 if ours[0] + 0.02 < base[0]:
                     print(f"  worse: {p.page_id} tp {ours[0]:.3f} vs {base[0]:.3f}")
+    evaldata = corpus / "trafilatura" / "evaldata.json"
+    if evaldata.exists():
+        # trafilatura's own check: snippets a correct extraction contains ("with") or not ("without")
+        for name, counts in snippet_counts(evaldata).items():
+            found, total, leaked, bad = counts
+            results.setdefault("trafilatura-evaldata", {})[name] = {
+                "with": found / total,
+                "without": leaked / bad,
+            }
+            print(
+                f"{'trafilatura evaldata':30s} {name:20s} with-snippets found {found}/{total}, "
+                f"without-snippets found {leaked}/{bad}"
+            )
     if args.json:
         args.json.write_text(json.dumps(results, indent=2))
     return 0
+
+
+def snippet_counts(evaldata: Path) -> dict[str, list[int]]:
+    """Per extractor: [with found, with total, without found, without total] over the pages."""
+    data = json.loads(evaldata.read_text(encoding="utf-8"))
+    out = {"newsetl": [0, 0, 0, 0], "trafilatura.extract": [0, 0, 0, 0]}
+
+    def norm(s: str) -> str:
+        return " ".join(s.split()).casefold()
+
+    for url, entry in data.items():
+        raw = (evaldata.parent / "cache" / entry["file"]).read_bytes()
+        try:
+            ours = article_from_bytes(raw, DocKind.HTML, max_bytes=50 * 2**20, url=url).text
+        except Rejection:
+            ours = ""
+        for name, text in (("newsetl", ours), ("trafilatura.extract", trafilatura.extract(raw) or "")):
+            t = norm(text)
+            c = out[name]
+            c[0] += sum(norm(x) in t for x in entry.get("with", []))
+            c[1] += len(entry.get("with", []))
+            c[2] += sum(norm(x) in t for x in entry.get("without", []))
+            c[3] += len(entry.get("without", []))
+    return out
 
 
 if __name__ == "__main__":

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import lxml.html
 import trafilatura
 from bench.evaluation import GroundTruthPage, article_extraction_benchmark, evaluate, fundus
 
@@ -40,3 +41,25 @@ def test_fundus_not_below_trafilatura() -> None:
     assert ours.f1 >= plain.f1, (ours, plain)
     assert ours.precision >= plain.precision
     assert ours.f1 > 0.93
+
+
+def test_listing_shape() -> None:
+    from newsetl.pipeline.listing import listing_like, short_line_share
+
+    menu = "\n".join(["E-Paper", "Online-Service-Center", "ABO", "Anzeigen", "Kontakt", "Startseite"] * 5)
+    article = "\n".join(
+        ["Für einen Roman über die alte Bundesrepublik hat Frank Witzel den Deutschen Buchpreis erhalten."]
+        * 5
+    )
+    assert short_line_share(menu) > 0.9
+    assert short_line_share(article) == 0.0
+    assert listing_like(article, lxml.html.fromstring("<p>x</p>")) is None
+
+
+def test_navigation_output_gets_the_fallback_comparison() -> None:
+    """On this page trafilatura's fast path returns the site's menus; the comparison with
+    its fallback extractors finds the article (the guard in newsetl.pipeline.listing)."""
+    page = corpus_path("trafilatura", "cache", "rnz.de.witzel.html")
+    text = article_from_bytes(page.read_bytes(), DocKind.HTML, max_bytes=2**26).text
+    assert "Für einen Roman über die alte Bundesrepublik" in text
+    assert "Online-Service-Center" not in text

@@ -54,6 +54,10 @@ class Extracted:
     authors: list[str] = field(default_factory=list)
     date: str | None = None  # date string as found (htmldate, meta tag, feed)
     date_source: str | None = None
+    # UTC offset (minutes) the page reveals elsewhere for a ``date`` that states none.
+    date_offset_min: int | None = None
+    # Organisations the byline credits beside or instead of people (dpa, Reuters, ...).
+    agencies: list[str] = field(default_factory=list)
     url: str | None = None  # canonical URL declared by the page
     sitename: str | None = None
     description: str | None = None
@@ -99,6 +103,11 @@ class Article:
     # Fields taken from the source's own metadata (a feed entry, a sitemap's news tags)
     # because the page had none ('title', 'published_at', ...): the ``filled_from_feed`` column.
     filled_from: list[str] = field(default_factory=list)
+    # Organisations credited in the byline (news agencies, desks, the site when no one is named).
+    agencies: list[str] = field(default_factory=list)
+    # Whether published_at's source stated its UTC offset, and the offset (stated or inferred).
+    published_at_tz_stated: bool | None = None
+    published_at_offset_min: int | None = None
     # Bottom-k MinHash sketch for near-duplicate linking (newsetl.analysis.neardup); computed in the
     # extraction workers, stored in article_sketches, not a column of articles.
     sketch: Any = None

@@ -18,6 +18,7 @@ from trafilatura.deduplication import _punct_tbl, sample_tokens
 from newsetl.errors import Rejection
 from newsetl.models import Article, Extracted, Stage
 from newsetl.pipeline.fingerprint import sketch as neardup_sketch
+from newsetl.pipeline.metadata.dates import to_utc
 from newsetl.pipeline.textclean import content_key
 from newsetl.pipeline.versions import EXTRACTOR_VERSION
 from newsetl.web.urls import domain_of, is_article_url, normalize_url
@@ -148,7 +149,7 @@ def enrich(ex: Extracted, *, fallback_url: str | None = None, min_words: int = 0
     words, cjk = count_words(text)
     if words < min_words:
         raise Rejection(Stage.EXTRACT, f"too little text for an article ({words} words, minimum {min_words})")
-    published = parse_datetime(ex.date)
+    published, offset_min, tz_stated = to_utc(ex.date, ex.date_offset_min)
     return Article(
         article_id=make_article_id(canonical, chash),
         url=url,
@@ -176,4 +177,7 @@ def enrich(ex: Extracted, *, fallback_url: str | None = None, min_words: int = 0
         encoding=ex.encoding,
         extractor_version=EXTRACTOR_VERSION,
         sketch=neardup_sketch(text),
+        agencies=ex.agencies,
+        published_at_tz_stated=tz_stated,
+        published_at_offset_min=offset_min,
     )

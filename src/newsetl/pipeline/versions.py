@@ -10,6 +10,8 @@ from importlib.metadata import version
 
 # Bump when newsetl's own cleaning or metadata rules change, so reprocessing can tell
 # versions apart.
-EXTRACT_REVISION = 1
+# 2: JSON-LD article record first for headline, publication time and byline; zones kept
+#    or inferred; bylines split into people and agencies; site suffixes off titles.
+EXTRACT_REVISION = 2
 TRAFILATURA_VERSION = version("trafilatura")
 EXTRACTOR_VERSION = f"trafilatura-{TRAFILATURA_VERSION}+newsetl-{EXTRACT_REVISION}"

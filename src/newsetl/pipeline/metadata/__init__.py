@@ -1,0 +1,1 @@
+"""Metadata rules: publication time and zone, titles, bylines and agencies, JSON-LD."""
