@@ -38,12 +38,16 @@ class StorageSettings:
     data_path: str | None = None
     # Seconds a writer waits for another process's DuckDB lock before giving up.
     lock_timeout_s: float = 60.0
+    # A lake's snapshots (time travel) are kept this long, then expired by maintenance.
+    snapshot_retention_days: int = 7
 
     def validate(self) -> None:
         if not self.db:
             raise ValueError("the warehouse (--db / NEWSETL_DB) must not be empty")
         if self.lock_timeout_s < 0:
             raise ValueError("lock_timeout_s cannot be negative")
+        if self.snapshot_retention_days < 0:
+            raise ValueError("snapshot_retention_days cannot be negative")
 
 
 @dataclass(frozen=True, slots=True)
@@ -277,6 +281,7 @@ def _scaled(factor: float, cast: Callable[[float], Any] = float) -> Callable[[st
 ENVIRONMENT: tuple[tuple[str, str, Callable[[str], Any]], ...] = (
     ("NEWSETL_DB", "db", str),
     ("NEWSETL_DATA_PATH", "data_path", str),
+    ("NEWSETL_SNAPSHOT_RETENTION_DAYS", "snapshot_retention_days", _int),
     ("NEWSETL_WORKERS", "workers", _int),
     ("NEWSETL_BATCH_SIZE", "batch_size", _int),
     ("NEWSETL_MAX_FILE_MB", "max_file_bytes", _scaled(MB, int)),

@@ -58,23 +58,28 @@ def prune_fetch_log(retention_days: int) -> Step:
     def step(conn: duckdb.DuckDBPyConnection) -> str:
         if not _table_exists(conn, "fetches"):
             return "no fetch log yet"
+        old = "fetched_at < now() - to_days(?)"
         with transaction(conn):
-            row = conn.execute(
-                "DELETE FROM fetches WHERE fetched_at < now() - to_days(?) RETURNING 1", [retention_days]
-            ).fetchall()
-        return f"{len(row)} fetch row(s) older than {retention_days} days deleted"
+            row = conn.execute(f"SELECT count(*) FROM fetches WHERE {old}", [retention_days]).fetchone()
+            conn.execute(f"DELETE FROM fetches WHERE {old}", [retention_days])
+        return f"{row[0] if row else 0} fetch row(s) older than {retention_days} days deleted"
 
     return step
 
 
-def refresh_search(conn: duckdb.DuckDBPyConnection) -> str:
-    """Bring full-text search up to date, however large the backlog (runs skip big ones)."""
-    from newsetl.analysis.search_index import refresh_search_index
+def refresh_search(store: Warehouse) -> Step:
+    """Bring full-text search up to date, however large the backlog (runs skip big ones);
+    where the backend keeps its index (the warehouse, or a lake's local search file)."""
 
-    report = refresh_search_index(conn)
-    added = sum(c.added for c in report.changes)
-    removed = sum(c.removed for c in report.changes)
-    return f"search index: {added} added, {removed} removed in {report.seconds:.1f} s"
+    def step(conn: duckdb.DuckDBPyConnection) -> str:
+        from newsetl.analysis.search_index import refresh
+
+        report = refresh(store)
+        added = sum(c.added for c in report.changes)
+        removed = sum(c.removed for c in report.changes)
+        return f"search index: {added} added, {removed} removed in {report.seconds:.1f} s"
+
+    return step
 
 
 def prune_raw_archive(retention_days: int, archive_dir: str | Path) -> Step:
@@ -107,16 +112,6 @@ def prune_raw_archive(retention_days: int, archive_dir: str | Path) -> Step:
     return step
 
 
-def analyze(conn: duckdb.DuckDBPyConnection) -> str:
-    conn.execute("ANALYZE")
-    return "statistics refreshed"
-
-
-def checkpoint(conn: duckdb.DuckDBPyConnection) -> str:
-    conn.execute("FORCE CHECKPOINT")
-    return "write-ahead log merged into the database file"
-
-
 def default_steps(
     fetch_log_retention_days: int = 30, settings: Settings | None = None, store: Warehouse | None = None
 ) -> list[tuple[str, Step]]:
@@ -126,10 +121,10 @@ def default_steps(
         ("close-crashed-runs", close_crashed_runs),
         ("prune-fetch-log", prune_fetch_log(fetch_log_retention_days)),
         ("prune-raw-archive", prune_raw_archive(settings.archive.raw_retention_days, archive_root(settings))),
-        ("refresh-search", refresh_search),
     ]
-    if store is None or store.capabilities.single_writer:
-        steps += [("analyze", analyze), ("checkpoint", checkpoint)]
+    if store is not None:
+        steps.append(("refresh-search", refresh_search(store)))
+        steps += store.maintenance_steps()
     return steps
 
 

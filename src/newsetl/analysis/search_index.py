@@ -353,7 +353,7 @@ def _create_search_macro(conn: duckdb.DuckDBPyConnection) -> None:
 
 def refresh(store: Warehouse, *, full: bool = False) -> RefreshReport:
     """Open the warehouse, refresh the search indexes, close."""
-    with store.session() as conn:
+    with store.search_session() as conn:
         return refresh_search_index(conn, full=full)
 
 
@@ -366,7 +366,7 @@ def refresh_after_run(store: Warehouse, *, max_pending: int = 1000) -> tuple[Ref
     ``newsetl search``), and the index says how far behind it is. Returns the report (None
     when skipped) and the number of pending articles.
     """
-    with store.session() as conn:
+    with store.search_session() as conn:
         pending = freshness(conn).pending
         if pending == 0 or pending > max_pending:
             return None, pending

@@ -52,6 +52,9 @@ def warehouse_status(store: Warehouse, *, runs: int = 10, days: int = 7) -> Stat
                           (SELECT count(*) FROM runs WHERE status = 'running') AS running_now""",
             )
         )
+        stats = store.storage_stats(conn)
+        if stats:  # a lake: its files and snapshots (maintenance compacts and expires them)
+            status.sections.append(Section("storage", list(stats), [tuple(stats.values())]))
         status.sections.append(
             _section(
                 conn,

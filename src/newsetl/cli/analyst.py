@@ -77,7 +77,7 @@ def search(
     from newsetl.analysis import search_index
 
     try:
-        with _read_session(db) as conn:
+        with store_for(db).search_session(read_only=True) as conn:
             fresh = searching.freshness(conn)
         if not fresh.exists or fresh.pending:
             # Catch up first (the nightly maintenance does this too): a search should not
@@ -85,7 +85,7 @@ def search(
             if fresh.pending > 2000:
                 err.print(f"[dim]indexing {fresh.pending} new or changed articles first…[/]")
             search_index.refresh(store_for(db))
-        with _read_session(db) as conn:
+        with store_for(db).search_session(read_only=True) as conn:
             fresh = searching.freshness(conn)
             hits = searching.search(conn, query, lang=lang, since=since, limit=limit)
     except NewsetlError as exc:
@@ -155,7 +155,7 @@ def reindex(
     store = store_for(db)
     try:
         store.ensure_schema()
-        with store.session() as conn:
+        with store.search_session() as conn:
             report = search_index.refresh_search_index(conn, full=full)
             fresh = searching.freshness(conn)
     except NewsetlError as exc:

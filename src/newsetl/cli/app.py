@@ -109,8 +109,19 @@ def main_callback(
         bool,
         typer.Option("--version", callback=_version, is_eager=True, help="Show the version and exit."),
     ] = False,
+    data_path: Annotated[
+        str | None,
+        typer.Option(
+            "--data-path",
+            help="A DuckLake's data files: a directory or s3://bucket/prefix "
+            "\\[default: $NEWSETL_DATA_PATH].",
+            show_default=False,
+        ),
+    ] = None,
 ) -> None:
     """News ingestion ETL: files and feeds -> clean articles in DuckDB."""
+    if data_path:
+        os.environ["NEWSETL_DATA_PATH"] = data_path  # read by every Settings.from_env()
 
 
 # --- running flows ----------------------------------------------------------------------

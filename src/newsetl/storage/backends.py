@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from newsetl.errors import WarehouseError
 from newsetl.settings import Settings, StorageSettings
 from newsetl.storage.base import Warehouse
 from newsetl.storage.duckdb_file import DuckDBFile
+from newsetl.storage.ducklake import DuckLake
 
 
 def is_lake(target: str) -> bool:
@@ -17,5 +17,5 @@ def open_warehouse(settings: StorageSettings | Settings) -> Warehouse:
     if isinstance(settings, Settings):
         settings = settings.storage
     if is_lake(settings.db):
-        raise WarehouseError(f"{settings.db}: DuckLake warehouses are not available in this version")
+        return DuckLake(settings)
     return DuckDBFile(settings)

@@ -59,8 +59,9 @@ class Warehouse(abc.ABC):
     # -- what a backend provides ------------------------------------------------------------
 
     @abc.abstractmethod
-    def connect(self, *, read_only: bool = False) -> duckdb.DuckDBPyConnection:
-        """A connection with the warehouse attached and selected (``USE``)."""
+    def connect(self, *, read_only: bool = False, at: str | None = None) -> duckdb.DuckDBPyConnection:
+        """A connection with the warehouse attached and selected (``USE``); ``at`` (a snapshot
+        version or a timestamp) reads it as it was then, where the backend keeps history."""
 
     @abc.abstractmethod
     def describe(self) -> str:
@@ -97,6 +98,21 @@ class Warehouse(abc.ABC):
             yield conn
         finally:
             conn.close()
+
+    def maintenance_steps(self) -> list[tuple[str, Callable[[duckdb.DuckDBPyConnection], str]]]:
+        """The backend's own nightly upkeep (checkpoint a file; flush, compact, expire a lake)."""
+        return []
+
+    def storage_stats(self, conn: duckdb.DuckDBPyConnection) -> dict[str, int]:
+        """Numbers ``newsetl status`` shows about the storage itself (files, snapshots)."""
+        return {}
+
+    @contextmanager
+    def search_session(self, *, read_only: bool = False) -> Iterator[duckdb.DuckDBPyConnection]:
+        """Where the full-text index lives beside ``articles`` (the warehouse itself, unless
+        the backend cannot hold one)."""
+        with self.session(read_only=read_only) as conn:
+            yield conn
 
     def write(self, fn: Callable[[duckdb.DuckDBPyConnection], T]) -> T:
         """Run ``fn`` in one write transaction: all of it commits, or none of it.

@@ -11,6 +11,7 @@ from __future__ import annotations
 import random
 import re
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import ClassVar
 
@@ -61,8 +62,10 @@ class DuckDBFile(Warehouse):
     def exists(self) -> bool:
         return self.path.exists()
 
-    def connect(self, *, read_only: bool = False) -> duckdb.DuckDBPyConnection:
+    def connect(self, *, read_only: bool = False, at: str | None = None) -> duckdb.DuckDBPyConnection:
         """Open the file, waiting (exponential back-off with jitter) while it is locked."""
+        if at is not None:
+            raise WarehouseError("a DuckDB-file warehouse keeps no history: --at needs a DuckLake warehouse")
         path = self.path
         if read_only and not path.exists():
             raise WarehouseError(f"no warehouse at {path} (run an ingest first, or pass --db)")
@@ -93,6 +96,9 @@ class DuckDBFile(Warehouse):
                 time.sleep(min(remaining, delay * (0.5 + random.random())))
                 delay = min(delay * 2, 2.0)
 
+    def maintenance_steps(self) -> list[tuple[str, Callable[[duckdb.DuckDBPyConnection], str]]]:
+        return [("analyze", _analyze), ("checkpoint", _checkpoint)]
+
     def ensure_schema(self) -> None:
         """Create or upgrade the warehouse; cheap when it is already current."""
         if self.path.exists():
@@ -105,3 +111,13 @@ class DuckDBFile(Warehouse):
                 pass
         with self.session() as conn:
             migrations.migrate(conn, self.migration_set)
+
+
+def _analyze(conn: duckdb.DuckDBPyConnection) -> str:
+    conn.execute("ANALYZE")
+    return "statistics refreshed"
+
+
+def _checkpoint(conn: duckdb.DuckDBPyConnection) -> str:
+    conn.execute("FORCE CHECKPOINT")
+    return "write-ahead log merged into the database file"
