@@ -11,7 +11,7 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from .helpers import BIN
+from .helpers import BIN, table_rows
 
 ROOT = Path(__file__).resolve().parents[1]
 NEWSETL = str(BIN / "newsetl")
@@ -90,6 +90,13 @@ def test_locked_db_fails_with_one_line(tmp_path: Path, cli_env: dict[str, str]) 
     assert res.returncode == 1
     assert "held by another process" in res.stderr and "read_only=True" in res.stderr
     assert len(res.stderr.strip().splitlines()) == 1
+    # The next run that gets in records the one that could not start, with the reason.
+    again = run_cli(["ingest", str(ROOT / "examples"), "--db", str(db)], cli_env, timeout=120)
+    assert again.returncode == 0, again.stderr
+    failed = table_rows(db, "SELECT flow, status, error FROM runs WHERE status = 'failed'")
+    assert (
+        len(failed) == 1 and failed[0][0] == "ingest-files" and "held by another process" in str(failed[0][2])
+    )
 
 
 def test_sql_errors_are_one_line(tmp_path: Path, cli_env: dict[str, str]) -> None:

@@ -49,7 +49,11 @@ def test_the_whole_pipeline_on_a_lake(lake: Settings, tmp_path: Path) -> None:
 
     # A revision of one page (same canonical URL) and an unchanged rest.
     page = pages / "harbour-ferry.html"
-    page.write_text(page.read_text(encoding="utf-8").replace("twice the original estimate", "three times the original estimate"))
+    page.write_text(
+        page.read_text(encoding="utf-8").replace(
+            "twice the original estimate", "three times the original estimate"
+        )
+    )
     second = ingest_files([pages], lake)
     assert second.report.counts["unchanged"] == 20 and second.report.counts["updated"] == 1
     assert rows(store, "SELECT count(*), count(DISTINCT article_id) FROM articles") == [(21, 21)]
@@ -86,7 +90,9 @@ def test_the_whole_pipeline_on_a_lake(lake: Settings, tmp_path: Path) -> None:
         aid = history.resolve_article(conn, hits[0].article_id)
         assert aid is not None and len(history.article_history(conn, aid).versions) == 2
     out = export.export(store, tmp_path / "export", tables=["articles", "inputs"])
-    assert {t.name: t.rows for t in out.tables}["articles"] == rows(store, "SELECT count(*) FROM articles")[0][0]
+    assert {t.name: t.rows for t in out.tables}["articles"] == rows(store, "SELECT count(*) FROM articles")[
+        0
+    ][0]
     st = status.warehouse_status(store)
     assert any(s.title == "storage" for s in st.sections)
 

@@ -21,7 +21,7 @@ from rich.console import Console
 from rich.table import Table
 
 from newsetl import __version__
-from newsetl.errors import NewsetlError
+from newsetl.errors import NewsetlError, TransientError
 from newsetl.settings import Settings
 from newsetl.storage.backends import open_warehouse
 from newsetl.storage.base import Warehouse
@@ -155,6 +155,7 @@ def run_flow_command(
     workers: int | None,
     json_out: bool,
     details: Callable[[dict[str, Any]], None] | None = None,
+    flow: str | None = None,
 ) -> None:
     """What every ingest command does around its flow: start Prefect's server and the
     workers early, fail fast on an unusable warehouse, show progress, print the summary,
@@ -168,7 +169,9 @@ def run_flow_command(
 
     try:
         with stop_on_signals():
-            _run_flow(run, db=db, verbose=verbose, workers=workers, json_out=json_out, details=details)
+            _run_flow(
+                run, db=db, verbose=verbose, workers=workers, json_out=json_out, details=details, flow=flow
+            )
     except BaseException as exc:
         why = interruption(exc)
         if why is None:
@@ -187,12 +190,19 @@ def _run_flow(
     workers: int | None,
     json_out: bool,
     details: Callable[[dict[str, Any]], None] | None,
+    flow: str | None,
 ) -> None:
     server = _head_start(verbose, workers)
+    store = store_for(db)
     try:
-        store_for(db).ensure_schema()
+        store.ensure_schema()
     except NewsetlError as exc:
         server.stop()
+        if isinstance(exc, TransientError) and flow:  # recorded by the next run that gets in
+            from newsetl.pipeline.engine import new_run_id
+            from newsetl.storage.runs import unstarted_note
+
+            store.note_unstarted(unstarted_note(new_run_id(), flow, {}, exc))
         raise fail(str(exc)) from None
     with server.api(), _progress(disabled=json_out or verbose):
         try:

@@ -246,4 +246,6 @@ def ingest_feeds_cmd(
             highlight=False,
         )
 
-    run_flow_command(run, db=db, verbose=verbose, workers=workers, json_out=json_out, details=details)
+    run_flow_command(
+        run, db=db, verbose=verbose, workers=workers, json_out=json_out, details=details, flow="ingest-feeds"
+    )

@@ -38,4 +38,4 @@ def ingest(
 
         return ingest_files(paths=[str(p) for p in paths], db=db, batch_size=batch_size, workers=workers)
 
-    run_flow_command(run, db=db, verbose=verbose, workers=workers, json_out=json_out)
+    run_flow_command(run, db=db, verbose=verbose, workers=workers, json_out=json_out, flow="ingest-files")

@@ -22,11 +22,12 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from functools import partial
 from types import TracebackType
-from typing import Protocol, TypeVar
+from typing import Any, Protocol, TypeVar
 
 import duckdb
 
 from newsetl.analysis import neardup
+from newsetl.errors import TransientError
 from newsetl.models import BatchReport, Processed, RunSummary
 from newsetl.pipeline import faults, outcomes, progress
 from newsetl.pipeline.process import Doc, process_document, worker_failure
@@ -80,11 +81,21 @@ class Run:
 
     def __enter__(self) -> Run:
         self.source.check()
-        self.store.ensure_schema()
         params = {"batch_size": self.settings.batch_size, **self.source.parameters()}
-        self.started_at = self.store.write(
-            lambda conn: runs.start_run(conn, self.run_id, self.source.flow, params, EXTRACTOR_VERSION)
-        )
+
+        def start(conn: duckdb.DuckDBPyConnection) -> datetime:
+            runs.record_unstarted(conn, unstarted)
+            return runs.start_run(conn, self.run_id, self.source.flow, params, EXTRACTOR_VERSION)
+
+        unstarted: list[dict[str, Any]] = []
+        try:
+            self.store.ensure_schema()
+            unstarted = self.store.take_unstarted()
+            self.started_at = self.store.write(start)
+        except TransientError as exc:  # e.g. a DuckDB file held by another process
+            for note in [*unstarted, runs.unstarted_note(self.run_id, self.source.flow, params, exc)]:
+                self.store.note_unstarted(note)
+            raise
         faults.hit("run.started")
         try:
             self.source.open(self)

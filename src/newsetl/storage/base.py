@@ -18,7 +18,7 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import ClassVar, TypeVar
+from typing import Any, ClassVar, TypeVar
 
 import duckdb
 
@@ -98,6 +98,14 @@ class Warehouse(abc.ABC):
             yield conn
         finally:
             conn.close()
+
+    def note_unstarted(self, row: dict[str, Any]) -> None:  # noqa: B027 - optional, a no-op by default
+        """Remember a run that could not even be recorded (the warehouse was unavailable), so
+        the next run records it; a backend without that problem keeps nothing."""
+
+    def take_unstarted(self) -> list[dict[str, Any]]:
+        """Runs noted by :meth:`note_unstarted` since the last call."""
+        return []
 
     def maintenance_steps(self) -> list[tuple[str, Callable[[duckdb.DuckDBPyConnection], str]]]:
         """The backend's own nightly upkeep (checkpoint a file; flush, compact, expire a lake)."""

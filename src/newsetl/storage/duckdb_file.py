@@ -8,12 +8,15 @@ message that says who holds it and how to avoid that.
 
 from __future__ import annotations
 
+import contextlib
+import json
+import os
 import random
 import re
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import ClassVar
+from typing import Any, ClassVar
 
 import duckdb
 
@@ -95,6 +98,30 @@ class DuckDBFile(Warehouse):
                     ) from exc
                 time.sleep(min(remaining, delay * (0.5 + random.random())))
                 delay = min(delay * 2, 2.0)
+
+    @property
+    def _unstarted_log(self) -> Path:
+        return self.path.with_name(self.path.name + ".unstarted.jsonl")
+
+    def note_unstarted(self, row: dict[str, Any]) -> None:
+        """A run that could not get the file: noted beside it (one JSON line, appended; a
+        note that cannot be written is not worth failing more for)."""
+        with contextlib.suppress(OSError), self._unstarted_log.open("a", encoding="utf-8") as fh:
+            fh.write(json.dumps(row, default=str) + "\n")
+
+    def take_unstarted(self) -> list[dict[str, Any]]:
+        log = self._unstarted_log
+        try:
+            taken = log.with_name(log.name + f".{os.getpid()}")
+            os.replace(log, taken)  # atomic: a note appended meanwhile goes to a new file
+        except FileNotFoundError:
+            return []
+        rows = []
+        for line in taken.read_text(encoding="utf-8").splitlines():
+            with contextlib.suppress(ValueError):
+                rows.append(json.loads(line))
+        taken.unlink(missing_ok=True)
+        return rows
 
     def maintenance_steps(self) -> list[tuple[str, Callable[[duckdb.DuckDBPyConnection], str]]]:
         return [("analyze", _analyze), ("checkpoint", _checkpoint)]

@@ -91,6 +91,40 @@ def start_run(
     return started
 
 
+def record_unstarted(conn: duckdb.DuckDBPyConnection, notes: list[dict[str, Any]]) -> None:
+    """Runs that failed before they could be recorded (the warehouse was held by another
+    process): a 'failed' row each, with the reason, so ``newsetl status`` shows them too."""
+    for n in notes:
+        conn.execute(
+            """MERGE INTO runs AS t USING (SELECT $run_id AS run_id) AS s ON t.run_id = s.run_id
+               WHEN NOT MATCHED THEN INSERT (run_id, flow, status, started_at, finished_at, parameters,
+                   newsetl_version, hostname, pid, error)
+               VALUES ($run_id, $flow, 'failed', $at, $at, $parameters, $version, $hostname, $pid, $error)""",
+            {
+                "run_id": n.get("run_id"),
+                "flow": n.get("flow") or "?",
+                "at": n.get("at"),
+                "parameters": n.get("parameters"),
+                "version": __version__,
+                "hostname": n.get("hostname"),
+                "pid": n.get("pid"),
+                "error": str(n.get("error") or "")[:1000],
+            },
+        )
+
+
+def unstarted_note(run_id: str, flow: str, parameters: dict[str, Any], exc: BaseException) -> dict[str, Any]:
+    return {
+        "run_id": run_id,
+        "flow": flow,
+        "at": datetime.now(UTC).isoformat(),
+        "parameters": _jsonable(parameters),
+        "hostname": socket.gethostname(),
+        "pid": os.getpid(),
+        "error": f"could not start: {exc}",
+    }
+
+
 def _close(conn: duckdb.DuckDBPyConnection, run_id: str, status: str, error: str | None) -> None:
     counts = dict(
         conn.execute(
