@@ -141,3 +141,22 @@ def test_a_postgres_lake_needs_a_data_path(pg: object) -> None:
         open_warehouse(Settings.make(db="ducklake:postgres:dbname=x host=127.0.0.1"))
     with pytest.raises(WarehouseError, match="not a DuckLake target"):
         open_warehouse(Settings.make(db="ducklake:mysql:x"))
+
+
+def test_a_file_warehouse_moves_into_a_lake(tmp_path: Path) -> None:
+    from newsetl.storage.copy import copy_warehouse
+
+    from .conftest import sqlite_lake
+
+    file_settings = Settings.make(db=tmp_path / "news.duckdb", workers=0)
+    ingest_files([_pages(tmp_path / "pages", 6), EXAMPLES], file_settings)
+    lake = sqlite_lake(tmp_path).with_(workers=0)
+    src, dst = open_warehouse(file_settings), open_warehouse(lake)
+    report = copy_warehouse(src, dst, archive_root(file_settings), archive_root(lake))  # type: ignore[arg-type]
+    assert report.tables["articles"] == 9 and report.tables["inputs"] == 9 and report.blobs == 9
+    assert rows(dst, "SELECT count(*) FROM articles") == [(9,)]
+    _green(lake)
+    again = ingest_files([tmp_path / "pages", EXAMPLES], lake)  # file_state came along: nothing to do
+    assert again.report.counts["unchanged"] == 9
+    with pytest.raises(Exception, match="already holds articles"):
+        copy_warehouse(src, dst, archive_root(file_settings), archive_root(lake))  # type: ignore[arg-type]

@@ -191,3 +191,41 @@ def reprocess(
         except NewsetlError as exc:
             raise fail(str(exc)) from None
     _print_rerun(result)
+
+
+@app.command("copy-warehouse")
+def copy_warehouse_cmd(
+    source: Annotated[str, typer.Argument(help="The DuckDB file to copy.", show_default=False)],
+    target: Annotated[
+        str, typer.Argument(help="An empty DuckLake: ducklake:sqlite:PATH or ducklake:postgres:CONNINFO.")
+    ],
+) -> None:
+    """Move a DuckDB-file warehouse into a DuckLake: every table and the raw archive.
+
+    Run it once while no flow writes the file; then point NEWSETL_DB (and NEWSETL_DATA_PATH)
+    at the lake and run `newsetl reindex` there.
+
+    Example:  newsetl --data-path s3://news/lake copy-warehouse warehouse/news.duckdb \\
+              ducklake:postgres:dbname=news
+    """
+    from newsetl.storage.backends import open_warehouse
+    from newsetl.storage.copy import copy_warehouse
+    from newsetl.storage.duckdb_file import DuckDBFile
+    from newsetl.storage.ducklake import DuckLake
+    from newsetl.storage.raw_archive import archive_root
+
+    src_settings, dst_settings = settings_for(source), settings_for(target)
+    src, dst = open_warehouse(src_settings), open_warehouse(dst_settings)
+    if not isinstance(src, DuckDBFile) or not isinstance(dst, DuckLake):
+        raise fail("copy-warehouse copies a DuckDB file into a DuckLake (ducklake:...)", code=2)
+    try:
+        report = copy_warehouse(src, dst, archive_root(src_settings), archive_root(dst_settings))
+    except NewsetlError as exc:
+        raise fail(str(exc)) from None
+    table = Table(title=f"copied into {dst.describe()}", title_justify="left")
+    table.add_column("table")
+    table.add_column("rows", justify="right")
+    for name, n in sorted(report.tables.items()):
+        table.add_row(name, str(n))
+    out.print(table)
+    out.print(f"{report.blobs} raw blob(s) copied; next: newsetl reindex --db {target}", highlight=False)
