@@ -140,6 +140,7 @@ def summary_dict(summary: RunSummary, audit: AuditReport | None = None) -> dict[
         "counts": dict(summary.report.counts),
         "inputs": summary.report.total,
         "top_reasons": [{"stage": s, "reason": r, "count": n} for s, r, n in summary.top_reasons],
+        "top_skipped": [{"stage": s, "reason": r, "count": n} for s, r, n in summary.top_skipped],
         "audit": [{"check": f.check, "ok": f.ok, "detail": f.detail} for f in audit.findings]
         if audit
         else [],
@@ -171,6 +172,13 @@ def publish_summary(summary: RunSummary, audit: AuditReport | None = None, extra
             f"Warehouse: `{summary.db_path}`\n\n"
             "### Top rejection reasons\n\n| stage | reason | count |\n|---|---|---|\n"
             f"{reasons}\n"
+            + (
+                "\n### Skipped (not articles)\n\n| stage | reason | count |\n|---|---|---|\n"
+                + "\n".join(f"| {s} | {r} | {n} |" for s, r, n in summary.top_skipped)
+                + "\n"
+                if summary.top_skipped
+                else ""
+            )
             + (
                 f"\n### Warehouse audit: {'ok' if audit.ok else 'FAILED'}\n\n{audit.markdown()}\n"
                 if audit

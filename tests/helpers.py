@@ -74,7 +74,7 @@ def make_bad_inputs(root: Path, good_html: bytes) -> dict[str, str]:
         b"<html><head><title>x</title></head><body><nav><a href='/'>Home</a></nav></body></html>",
         "extract:",
     )
-    add("notes.json", b"{}", "discover: unsupported file type .json")
+    add("blob.bin", b"\x00\x01\x02", "discover: unsupported file type .bin")
     unreadable = add("unreadable.html", good_html, "read: permission denied")
     unreadable.chmod(0)
     locked = root / "locked-dir"

@@ -36,12 +36,17 @@ def test_discover_is_recursive_sorted_and_reports_unsupported(tmp_path: Path) ->
     (tmp_path / "b" / "z.html").write_text("<html></html>")
     (tmp_path / "a.txt").write_text("text")
     (tmp_path / "meta.json").write_text("{}")
+    (tmp_path / "blob.bin").write_bytes(b"\x00\x01")
     found = list(discover([str(tmp_path)]))
     refs = [f for f in found if isinstance(f, FileRef)]
-    rejects = [f for f in found if isinstance(f, Processed)]
+    settled = [f for f in found if isinstance(f, Processed)]
     assert [Path(r.path).name for r in refs] == ["a.txt", "z.html"]
-    assert [(Path(r.source_ref).name, r.stage) for r in rejects] == [("meta.json", "discover")]
-    assert "unsupported file type .json" in (rejects[0].reason or "")
+    assert [(Path(r.source_ref).name, r.stage, r.outcome_hint) for r in settled] == [
+        ("blob.bin", "discover", None),
+        ("meta.json", "discover", "skipped"),
+    ]
+    assert "unsupported file type .bin" in (settled[0].reason or "")
+    assert settled[1].reason == "not an article: data (JSON)"
 
 
 def test_explicit_file_without_extension_is_sniffed(tmp_path: Path) -> None:

@@ -51,7 +51,7 @@ def test_replay_rejects_from_the_archive_after_a_limit_is_fixed(tmp_path: Path, 
 def test_unreadable_inputs_are_reported_as_not_replayable(tmp_path: Path, inline_settings: Settings) -> None:
     inbox = tmp_path / "inbox"
     inbox.mkdir()
-    (inbox / "notes.json").write_text("{}")  # rejected at discovery: no bytes were read
+    (inbox / "blob.bin").write_bytes(b"\x00\x01")  # rejected at discovery: no bytes were read
     ingest_files([inbox], inline_settings)
     with store(Path(inline_settings.db)).session() as conn:
         items, unreplayable = select_rejects(conn)

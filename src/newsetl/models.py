@@ -20,6 +20,9 @@ class Outcome(StrEnum):
     UNCHANGED = "unchanged"
     DUPLICATE = "duplicate"
     REJECTED = "rejected"
+    # Not an article by its type (data, images, notes; WARC records other than HTML
+    # responses): recorded with the reason, counted apart from rejections.
+    SKIPPED = "skipped"
 
 
 class Stage(StrEnum):
@@ -188,6 +191,8 @@ class RunSummary:
     finished_at: datetime
     report: BatchReport
     top_reasons: list[tuple[str, str, int]]  # (stage, reason, count)
+    # Why inputs were skipped (not articles by their type): (stage, reason, count).
+    top_skipped: list[tuple[str, str, int]] = field(default_factory=list)
     # The source's own counts (feeds polled, records skipped, ...), for the summary.
     extra: dict[str, int] = field(default_factory=dict)
 

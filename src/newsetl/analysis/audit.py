@@ -93,10 +93,10 @@ def run_audit(
                 conn,
                 "outcomes are consistent",
                 """SELECT run_id, source_ref, outcome, article_id, reason FROM inputs
-                   WHERE outcome NOT IN ('loaded', 'updated', 'unchanged', 'duplicate', 'rejected')
-                      OR (outcome = 'rejected') <> (article_id IS NULL)
-                      OR (outcome = 'rejected') <> (reason IS NOT NULL)""",
-                "every outcome is valid; only rejections lack an article and carry a reason",
+                   WHERE outcome NOT IN ('loaded', 'updated', 'unchanged', 'duplicate', 'rejected', 'skipped')
+                      OR (outcome IN ('rejected', 'skipped')) <> (article_id IS NULL)
+                      OR (outcome IN ('rejected', 'skipped')) <> (reason IS NOT NULL)""",
+                "every outcome is valid; only rejected and skipped inputs lack an article and carry a reason",
                 "{n} ledger row(s) with an inconsistent outcome",
             )
         )
@@ -118,7 +118,7 @@ def run_audit(
                 """SELECT i.run_id, i.source_ref, i.article_id FROM inputs i
                    WHERE i.article_id IS NOT NULL
                      AND NOT EXISTS (SELECT 1 FROM articles a WHERE a.article_id = i.article_id)""",
-                "every non-rejected input refers to a stored article",
+                "every input with an article id refers to a stored article",
                 "{n} input(s) refer to a missing article",
             )
         )
@@ -132,7 +132,8 @@ def run_audit(
                               count(*) FILTER (WHERE outcome = 'updated') AS updated,
                               count(*) FILTER (WHERE outcome = 'unchanged') AS unchanged,
                               count(*) FILTER (WHERE outcome = 'duplicate') AS duplicate,
-                              count(*) FILTER (WHERE outcome = 'rejected') AS rejected
+                              count(*) FILTER (WHERE outcome = 'rejected') AS rejected,
+                              count(*) FILTER (WHERE outcome = 'skipped') AS skipped
                        FROM inputs GROUP BY run_id)
                    SELECT r.run_id, r.status, r.n_inputs, coalesce(l.n, 0) AS ledger_inputs FROM runs r
                    LEFT JOIN ledger l USING (run_id)
@@ -142,7 +143,8 @@ def run_audit(
                        OR r.n_updated <> coalesce(l.updated, 0)
                        OR r.n_unchanged <> coalesce(l.unchanged, 0)
                        OR r.n_duplicate <> coalesce(l.duplicate, 0)
-                       OR r.n_rejected <> coalesce(l.rejected, 0))""",
+                       OR r.n_rejected <> coalesce(l.rejected, 0)
+                       OR coalesce(r.n_skipped, 0) <> coalesce(l.skipped, 0))""",
                 "every finished run's counts equal its ledger rows",
                 "{n} run(s) whose counts disagree with the ledger",
             )

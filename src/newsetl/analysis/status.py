@@ -1,5 +1,5 @@
 """What an operator wants to know at a glance: recent runs, failing or due feeds, why
-inputs were rejected lately, and how big the warehouse is."""
+inputs were rejected (or skipped as not articles) lately, and how big the warehouse is."""
 
 from __future__ import annotations
 
@@ -63,7 +63,7 @@ def warehouse_status(store: Warehouse, *, runs: int = 10, days: int = 7) -> Stat
                           round(epoch(coalesce(finished_at, now())) - epoch(started_at), 1) AS seconds,
                           n_inputs AS inputs, n_loaded AS loaded, n_updated AS updated,
                           n_unchanged AS unchanged, n_duplicate AS duplicate, n_rejected AS rejected,
-                          left(run_id, 8) AS run
+                          coalesce(n_skipped, 0) AS skipped, left(run_id, 8) AS run
                    FROM runs ORDER BY started_at DESC LIMIT ?""",
                 [runs],
             )
@@ -75,6 +75,16 @@ def warehouse_status(store: Warehouse, *, runs: int = 10, days: int = 7) -> Stat
                 """SELECT stage, reason, count(*) AS inputs, max(seen_at)::VARCHAR AS last_seen
                    FROM inputs WHERE outcome = 'rejected' AND seen_at >= now() - to_days(?)
                    GROUP BY ALL ORDER BY inputs DESC, stage, reason LIMIT 15""",
+                [days],
+            )
+        )
+        status.sections.append(
+            _section(
+                conn,
+                f"skipped (not articles) in the last {days} days",
+                """SELECT stage, reason, count(*) AS inputs, max(seen_at)::VARCHAR AS last_seen
+                   FROM inputs WHERE outcome = 'skipped' AND seen_at >= now() - to_days(?)
+                   GROUP BY ALL ORDER BY inputs DESC, stage, reason LIMIT 10""",
                 [days],
             )
         )

@@ -131,10 +131,10 @@ def print_summary(summary: dict[str, Any]) -> None:
     counts = summary["counts"]
     table = Table(title=f"{summary['flow']} · run {summary['run_id']}", title_justify="left")
     table.add_column("seen", justify="right")
-    for name in ("loaded", "updated", "unchanged", "duplicate", "rejected"):
+    names = ("loaded", "updated", "unchanged", "duplicate", "rejected", "skipped")
+    for name in names:
         table.add_column(name, justify="right")
-    table.add_row(str(summary["inputs"]), *(str(counts.get(k, 0)) for k in
-                  ("loaded", "updated", "unchanged", "duplicate", "rejected")))  # fmt: skip
+    table.add_row(str(summary["inputs"]), *(str(counts.get(k, 0)) for k in names))
     out.print(table)
     if summary["top_reasons"]:
         reasons = Table(title="top rejection reasons", title_justify="left")
@@ -144,6 +144,13 @@ def print_summary(summary: dict[str, Any]) -> None:
         for r in summary["top_reasons"]:
             reasons.add_row(str(r["count"]), r["stage"], r["reason"])
         out.print(reasons)
+    if summary.get("top_skipped"):
+        skipped = Table(title="skipped (not articles)", title_justify="left")
+        skipped.add_column("count", justify="right")
+        skipped.add_column("reason", overflow="fold")
+        for r in summary["top_skipped"]:
+            skipped.add_row(str(r["count"]), r["reason"])
+        out.print(skipped)
     out.print(f"{summary['status']} in {summary['seconds']:.1f} s → {summary['db']}", highlight=False)
 
 
@@ -258,6 +265,7 @@ class _progress:
                 description=(
                     f"{self.totals.total} inputs · loaded {c['loaded']} · updated {c['updated']} · "
                     f"unchanged {c['unchanged']} · duplicate {c['duplicate']} · rejected {c['rejected']}"
+                    f" · skipped {c.get('skipped', 0)}"
                     f" · {rate:.1f}/s"
                 ),
             )

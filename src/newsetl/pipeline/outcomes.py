@@ -7,6 +7,8 @@ Outcomes, in order of precedence for an extracted article:
   headline: 'updated' (the old version moves to ``article_versions``);
 - a different article already has this ``content_hash``: 'duplicate' of that article;
 - otherwise 'loaded'.
+An input that is not an article by its type (:func:`skipped`) is 'skipped' with its reason;
+'rejected' is for inputs that should have become articles and could not.
 An input that repeats an earlier input of the same batch (``Processed.same_as``) shares
 that input's article as a 'duplicate', or its rejection. Decisions read the warehouse in
 the write transaction, and the transaction is redone if a concurrent writer commits
@@ -41,6 +43,30 @@ class Written:
     decisions: list[tuple[str, str | None]]
     report: BatchReport
     new_rows: list[dict[str, Any]] = field(default_factory=list)
+
+
+def skipped(
+    source_kind: str,
+    source_ref: str,
+    stage: str,
+    reason: str,
+    *,
+    parent_ref: str | None = None,
+    size_bytes: int | None = None,
+    sha256: str | None = None,
+) -> Processed:
+    """An input that is not an article by its type (a data file, an image, a WARC request
+    record): settled as 'skipped' with the reason, counted apart from rejections."""
+    return Processed(
+        source_kind=source_kind,
+        source_ref=source_ref,
+        parent_ref=parent_ref,
+        sha256=sha256,
+        size_bytes=size_bytes,
+        stage=stage,
+        reason=reason[:1000],
+        outcome_hint=Outcome.SKIPPED,
+    )
 
 
 def reason_key(stage: str | None, reason: str | None) -> str | None:

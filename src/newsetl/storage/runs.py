@@ -133,7 +133,7 @@ def _close(conn: duckdb.DuckDBPyConnection, run_id: str, status: str, error: str
     )
     conn.execute(
         """UPDATE runs SET status = ?, finished_at = ?, error = ?, n_inputs = ?, n_loaded = ?,
-               n_updated = ?, n_unchanged = ?, n_duplicate = ?, n_rejected = ?
+               n_updated = ?, n_unchanged = ?, n_duplicate = ?, n_rejected = ?, n_skipped = ?
            WHERE run_id = ?""",
         [
             status,
@@ -145,6 +145,7 @@ def _close(conn: duckdb.DuckDBPyConnection, run_id: str, status: str, error: str
             counts.get(Outcome.UNCHANGED, 0),
             counts.get(Outcome.DUPLICATE, 0),
             counts.get(Outcome.REJECTED, 0),
+            counts.get(Outcome.SKIPPED, 0),
             run_id,
         ],
     )
@@ -164,7 +165,7 @@ def finish_run(
 def run_summary(conn: duckdb.DuckDBPyConnection, run_id: str, top: int = 10) -> RunSummary:
     row = conn.execute(
         """SELECT flow, status, started_at, finished_at, n_loaded, n_updated, n_unchanged,
-                  n_duplicate, n_rejected
+                  n_duplicate, n_rejected, coalesce(n_skipped, 0)
            FROM runs WHERE run_id = ?""",
         [run_id],
     ).fetchone()
@@ -173,17 +174,27 @@ def run_summary(conn: duckdb.DuckDBPyConnection, run_id: str, top: int = 10) -> 
     flow, status, started, finished, *ns = row
     report = BatchReport()
     for outcome, n in zip(
-        (Outcome.LOADED, Outcome.UPDATED, Outcome.UNCHANGED, Outcome.DUPLICATE, Outcome.REJECTED),
+        (
+            Outcome.LOADED,
+            Outcome.UPDATED,
+            Outcome.UNCHANGED,
+            Outcome.DUPLICATE,
+            Outcome.REJECTED,
+            Outcome.SKIPPED,
+        ),
         ns,
         strict=True,
     ):
         report.counts[outcome] = int(n)
-    reasons = conn.execute(
-        """SELECT stage, reason, count(*) AS n FROM inputs
-           WHERE run_id = ? AND outcome = 'rejected'
-           GROUP BY ALL ORDER BY n DESC, stage, reason LIMIT ?""",
-        [run_id, top],
-    ).fetchall()
+    reasons, skips = (
+        conn.execute(
+            """SELECT stage, reason, count(*) AS n FROM inputs
+               WHERE run_id = ? AND outcome = ?
+               GROUP BY ALL ORDER BY n DESC, stage, reason LIMIT ?""",
+            [run_id, outcome, top],
+        ).fetchall()
+        for outcome in (Outcome.REJECTED, Outcome.SKIPPED)
+    )
     return RunSummary(
         run_id=run_id,
         flow=flow,
@@ -193,6 +204,7 @@ def run_summary(conn: duckdb.DuckDBPyConnection, run_id: str, top: int = 10) -> 
         finished_at=finished or datetime.now(UTC),
         report=report,
         top_reasons=[(s, r, int(n)) for s, r, n in reasons],
+        top_skipped=[(s, r, int(n)) for s, r, n in skips],
     )
 
 

@@ -235,7 +235,7 @@ def write_articles(
 def input_row(
     p: Processed, run_id: str, outcome: str, article_id: str | None, now: datetime
 ) -> dict[str, Any]:
-    rejected = outcome == Outcome.REJECTED
+    rejected = outcome in (Outcome.REJECTED, Outcome.SKIPPED)  # both carry their reason
     return {
         "run_id": run_id,
         "source_kind": p.source_kind,

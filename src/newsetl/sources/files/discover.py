@@ -1,8 +1,9 @@
 """Files as a source: lazy, deterministic discovery and bounded reading.
 
 Discovery never loads more than one directory listing at a time, so memory does not grow
-with the size of the tree. Every regular file found becomes an input; files that cannot
-be used are yielded as rejections so they still reach the ``inputs`` ledger.
+with the size of the tree. Every regular file found becomes an input; files that are not
+articles by their type are yielded as skipped, files that cannot be used as rejections, so
+both still reach the ``inputs`` ledger.
 """
 
 from __future__ import annotations
@@ -18,6 +19,8 @@ from pathlib import Path
 from newsetl.errors import InputPathError, Rejection
 from newsetl.models import DocKind, Processed, Stage
 from newsetl.pipeline.decode import GZIP_MAGIC
+from newsetl.pipeline.outcomes import skipped
+from newsetl.sources.files import types
 
 HTML_SUFFIXES = frozenset({".html", ".htm", ".xhtml", ".shtml"})
 TEXT_SUFFIXES = frozenset({".txt", ".text"})
@@ -78,9 +81,10 @@ def check_paths(paths: Iterable[str | os.PathLike[str]]) -> list[str]:
 def discover(paths: Iterable[str]) -> Iterator[FileRef | Processed]:
     """Walk files and directories (recursively, sorted).
 
-    Yields a :class:`FileRef` per usable file and a rejected :class:`Processed` for
-    anything that cannot become an input (unsupported type, broken link, loop, no access,
-    not a regular file, a link out of the directory).
+    Yields a :class:`FileRef` per usable file, a skipped :class:`Processed` for a file
+    that is not an article by its type (data, images, notes: see :mod:`.types`) and a
+    rejected one for anything else that cannot become an input (unknown type, broken link,
+    loop, no access, not a regular file, a link out of the directory).
 
     Symlinks: a path named explicitly is followed wherever it points. A link found inside
     a directory is followed only if its target stays inside that directory (loops are
@@ -142,12 +146,19 @@ def _walk(
     if not stat.S_ISREG(st.st_mode):  # a FIFO would block the reader: never opened
         yield _reject(path, DISCOVER, "not a regular file (a FIFO, socket or device)")
         return
-    kind = classify(os.path.basename(path))
+    name = os.path.basename(path)
+    kind = classify(name)
     if kind is None:
-        if top:
+        # Data, images, notes beside the pages are not articles: skipped, not rejected.
+        why = types.not_an_article(path, name, sniff=False)
+        if why is None and top:
             # A file named explicitly is worth a look even without a known extension.
             kind = _sniff(path)
         if kind is None:
+            why = why or types.not_an_article(path, name)
+            if why is not None:
+                yield skipped(KIND, path, DISCOVER, why, size_bytes=st.st_size)
+                return
             suffix = Path(path).suffix or "(none)"
             yield _reject(path, DISCOVER, f"unsupported file type {suffix}", st.st_size)
             return
