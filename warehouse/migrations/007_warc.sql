@@ -42,7 +42,9 @@ CREATE TABLE warc_archives (
     records             BIGINT NOT NULL,         -- records read up to next_offset
     complete            BOOLEAN NOT NULL,        -- read to the end
     extractor_version   VARCHAR,
-    first_run_id        VARCHAR NOT NULL,
+    next_pos            BIGINT NOT NULL DEFAULT 0, -- and how far into that gzip member (a whole-file gzip)
+    read_started_at     TIMESTAMPTZ NOT NULL,    -- when this reading from offset 0 began
+    first_run_id        VARCHAR NOT NULL,        -- the run that began it
     run_id              VARCHAR NOT NULL,        -- the run that last advanced it
     updated_at          TIMESTAMPTZ NOT NULL
 );

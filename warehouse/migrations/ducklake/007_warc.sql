@@ -13,6 +13,8 @@ CREATE TABLE warc_archives (
     records             BIGINT NOT NULL,
     complete            BOOLEAN NOT NULL,
     extractor_version   VARCHAR,
+    next_pos            BIGINT NOT NULL,
+    read_started_at     TIMESTAMPTZ NOT NULL,
     first_run_id        VARCHAR NOT NULL,
     run_id              VARCHAR NOT NULL,
     updated_at          TIMESTAMPTZ NOT NULL
