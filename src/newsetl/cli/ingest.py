@@ -1,4 +1,5 @@
-"""``newsetl ingest``: files and directories, through the ``ingest-files`` flow."""
+"""``newsetl ingest``: files and directories (``ingest-files``), or WARC archives
+(``ingest-warc``: ``.warc``/``.warc.gz`` files and http(s) URLs)."""
 
 from __future__ import annotations
 
@@ -14,7 +15,11 @@ from newsetl.errors import NewsetlError
 @app.command()
 def ingest(
     paths: Annotated[
-        list[Path], typer.Argument(help="Files or directories (recursive).", show_default=False)
+        list[str],
+        typer.Argument(
+            help="Files or directories (recursive); or WARC archives: .warc/.warc.gz files or http(s) URLs.",
+            show_default=False,
+        ),
     ],
     db: DbOption = None,
     batch_size: Annotated[int, typer.Option(help="Documents per batch (one transaction each).")] = 500,
@@ -22,10 +27,26 @@ def ingest(
     verbose: VerboseOption = False,
     json_out: JsonOption = False,
 ) -> None:
-    """Ingest HTML pages (any charset, .gz too) and plain-text articles.
+    """Ingest HTML pages (any charset, .gz too) and plain-text articles, or WARC archives.
 
-    Example:  newsetl ingest ../shared/corpus/seed/ pages/ --db warehouse/news.duckdb
+    A folder's data files, images and notes are counted as skipped, not rejected. A WARC
+    archive's HTML responses become articles; its other records (warcinfo, requests,
+    metadata, revisits, non-HTML responses) are counted as skipped, broken records as
+    rejected. A killed WARC run resumes where it stopped; an unchanged archive is not read
+    again.
+
+    Examples:  newsetl ingest ../shared/corpus/seed/ pages/ --db warehouse/news.duckdb
+               newsetl ingest CC-NEWS-20240101000000-00000.warc.gz
+               newsetl ingest https://example.org/crawl/pages.warc.gz
     """
+    from newsetl.sources.warc import is_url, is_warc_name
+
+    archives = [p for p in paths if is_url(p) or is_warc_name(p)]
+    if archives and len(archives) != len(paths):
+        raise fail("give WARC archives and other files or folders in separate `newsetl ingest` commands", 2)
+    if archives:
+        _ingest_warc(archives, db, batch_size, workers, verbose, json_out)
+        return
     from newsetl.sources.files.discover import check_paths
 
     try:
@@ -36,6 +57,33 @@ def ingest(
     def run() -> dict[str, Any]:
         from flows.ingest_files import ingest_files
 
-        return ingest_files(paths=[str(p) for p in paths], db=db, batch_size=batch_size, workers=workers)
+        return ingest_files(paths=[str(Path(p)) for p in paths], db=db, batch_size=batch_size, workers=workers)
 
     run_flow_command(run, db=db, verbose=verbose, workers=workers, json_out=json_out, flow="ingest-files")
+
+
+def _ingest_warc(
+    archives: list[str], db: str | None, batch_size: int, workers: int | None, verbose: bool, json_out: bool
+) -> None:
+    from newsetl.sources.warc import WarcSource
+
+    try:
+        WarcSource(archives).check()
+    except NewsetlError as exc:
+        raise fail(str(exc)) from None
+
+    def run() -> dict[str, Any]:
+        from flows.ingest_warc import ingest_warc
+
+        return ingest_warc(archives=archives, db=db, batch_size=batch_size, workers=workers)
+
+    def details(summary: dict[str, Any]) -> None:
+        from newsetl.cli.app import out
+
+        stats = summary.get("warc") or {}
+        if stats:
+            out.print(" · ".join(f"{k.replace('_', ' ')} {v}" for k, v in stats.items()), highlight=False)
+
+    run_flow_command(
+        run, db=db, verbose=verbose, workers=workers, json_out=json_out, details=details, flow="ingest-warc"
+    )
