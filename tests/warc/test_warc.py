@@ -74,8 +74,13 @@ def test_every_record_is_accounted_for_once(tmp_path: Path, inline_settings: Set
     reasons = " | ".join(r for _, r, _ in first.top_reasons)
     assert "bad gzip data" in reasons and "bad WARC headers" in reasons and "truncated" in reasons
     skips = {r for _, r, _ in first.top_skipped}
-    assert {"WARC warcinfo record", "WARC request record", "WARC metadata record", "HTTP 404 response (not a page)",
-            "not an HTML response (Content-Type image/png)"} <= skips  # fmt: skip
+    assert {
+        "WARC warcinfo record",
+        "WARC request record",
+        "WARC metadata record",
+        "HTTP 404 response (not a page)",
+        "not an HTML response (Content-Type image/png)",
+    } <= skips
     assert any(r.startswith("WARC revisit record") for r in skips)
 
     db = Path(inline_settings.db)
@@ -87,9 +92,15 @@ def test_every_record_is_accounted_for_once(tmp_path: Path, inline_settings: Set
     }
     latin = table_rows(db, "SELECT text FROM articles WHERE text LIKE '%Bürgerinnen%'")
     assert latin, "the HTTP header's charset (iso-8859-1) was not honoured"
-    dates = table_rows(db, "SELECT DISTINCT warc_date FROM warc_records WHERE record_type = 'response' AND outcome <> 'rejected'")
+    dates = table_rows(
+        db,
+        "SELECT DISTINCT warc_date FROM warc_records WHERE record_type = 'response' "
+        "AND outcome <> 'rejected'",
+    )
     assert [str(d[0])[:19] for d in dates] == ["2024-05-01 10:00:00"]
-    assert table_rows(db, "SELECT source_kind, count(*) FROM inputs GROUP BY ALL") == [("warc", len(a.members))]
+    assert table_rows(db, "SELECT source_kind, count(*) FROM inputs GROUP BY ALL") == [
+        ("warc", len(a.members))
+    ]
     assert table_rows(db, "SELECT complete, next_offset FROM warc_archives") == [(True, path.stat().st_size)]
     assert run_audit(store(db)).ok
 
@@ -101,7 +112,9 @@ def test_every_record_is_accounted_for_once(tmp_path: Path, inline_settings: Set
     assert run_audit(store(db)).ok
 
 
-def test_a_changed_archive_is_read_again_without_reextracting(tmp_path: Path, inline_settings: Settings) -> None:
+def test_a_changed_archive_is_read_again_without_reextracting(
+    tmp_path: Path, inline_settings: Settings
+) -> None:
     path = pages_archive(4).write(tmp_path / "a.warc.gz")
     ingest_warc([path], inline_settings)
     bigger = pages_archive(5)  # the same first records, one page more

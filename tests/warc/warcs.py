@@ -42,7 +42,9 @@ def http_response(body: bytes, content_type: str = "text/html; charset=utf-8", s
 
 
 def response(uri: str, body: bytes, **kw: str) -> bytes:
-    return record("response", http_response(body, **kw), uri, content_type="application/http; msgtype=response")
+    return record(
+        "response", http_response(body, **kw), uri, content_type="application/http; msgtype=response"
+    )
 
 
 def request(uri: str) -> bytes:
@@ -93,10 +95,14 @@ def mixed_archive() -> Archive:
           ("skipped", "warcinfo"))  # fmt: skip
     a.add(request("https://news.example/a.html"), ("skipped", "request"))
     a.add(response("https://news.example/a.html", pages[0]), ("page", "https://news.example/a.html"))
-    a.add(record("metadata", b"via: x\r\n", "https://news.example/a.html", content_type="application/warc-fields"),
-          ("skipped", "metadata"))  # fmt: skip
+    meta = record(
+        "metadata", b"via: x\r\n", "https://news.example/a.html", content_type="application/warc-fields"
+    )
+    a.add(meta, ("skipped", "metadata"))
     png = b"\x89PNG\r\n\x1a\n" + b"\x00" * 64
-    a.add(response("https://news.example/logo.png", png, content_type="image/png"), ("skipped", "not an HTML"))
+    a.add(
+        response("https://news.example/logo.png", png, content_type="image/png"), ("skipped", "not an HTML")
+    )
     a.add(response("https://news.example/gone.html", b"<html>gone</html>", status="404 Not Found"),
           ("skipped", "HTTP 404"))  # fmt: skip
     digest = "sha1:" + hashlib.sha1(pages[0]).hexdigest()
@@ -120,8 +126,8 @@ def mixed_archive() -> Archive:
     corrupt = bytearray(gzip.compress(response("https://news.example/c.html", pages[2]), mtime=0))
     corrupt[40:90] = b"\x00" * 50
     a.add(bytes(corrupt), ("rejected", "bad gzip"), raw=True)
-    a.add(gzip.compress(b"WARC/1.1\r\nWARC-Type: response\r\nContent-Length: many\r\n\r\nxx\r\n\r\n", mtime=0),
-          ("rejected", "bad WARC headers"), raw=True)  # fmt: skip
+    bad_headers = b"WARC/1.1\r\nWARC-Type: response\r\nContent-Length: many\r\n\r\nxx\r\n\r\n"
+    a.add(gzip.compress(bad_headers, mtime=0), ("rejected", "bad WARC headers"), raw=True)
     a.add(response("https://news.example/d.html", pages[3]), ("page", "https://news.example/d.html"))
     last = gzip.compress(response("https://news.example/e.html", pages[0] + b"<!-- e -->"), mtime=0)
     a.add(last[: len(last) - 300], ("rejected", "truncated"), raw=True)

@@ -57,7 +57,9 @@ def ingest(
     def run() -> dict[str, Any]:
         from flows.ingest_files import ingest_files
 
-        return ingest_files(paths=[str(Path(p)) for p in paths], db=db, batch_size=batch_size, workers=workers)
+        return ingest_files(
+            paths=[str(Path(p)) for p in paths], db=db, batch_size=batch_size, workers=workers
+        )
 
     run_flow_command(run, db=db, verbose=verbose, workers=workers, json_out=json_out, flow="ingest-files")
 

@@ -29,6 +29,7 @@ from dataclasses import dataclass, field
 
 GZIP_MAGIC = b"\x1f\x8b"
 _MEMBER_START = b"\x1f\x8b\x08"
+_CRLF = (13, 10)
 _CHUNK = 1 << 16
 _MAX_HEADER = 64 * 1024  # a WARC header block longer than this is not one
 _HISTORY = 8 << 20  # stored bytes of a member kept for resynchronising after corruption
@@ -152,9 +153,11 @@ class _Member:
 
 
 def _headers(block: bytes) -> tuple[dict[str, str], str | None]:
-    lines = block.decode("utf-8", "replace").split("\r\n") if b"\r\n" in block else block.decode(
-        "utf-8", "replace"
-    ).split("\n")
+    lines = (
+        block.decode("utf-8", "replace").split("\r\n")
+        if b"\r\n" in block
+        else block.decode("utf-8", "replace").split("\n")
+    )
     first = lines[0].strip()
     if not first.startswith("WARC/"):
         return {}, f"bad WARC headers: not a WARC record (first line {first[:60]!r})"
@@ -181,7 +184,7 @@ def _headers(block: bytes) -> tuple[dict[str, str], str | None]:
 
 def _one_record(src: _Buffered, rec: RawRecord, max_block: int) -> None:
     """Parse a record at ``src``'s position into ``rec``; sets ``problem`` when broken."""
-    while src.fill(1) and src.buf[:1] in (b"\r", b"\n"):
+    while src.fill(1) and src.buf[0] in _CRLF:
         src.take(1)  # blank lines between records
     src.fill(_MAX_HEADER)
     end = src.buf.find(b"\r\n\r\n", 0, _MAX_HEADER)
@@ -211,7 +214,7 @@ def _one_record(src: _Buffered, rec: RawRecord, max_block: int) -> None:
         rec.problem = f"truncated record: {len(block)} of {n} bytes"
         return
     rec.block = block
-    while src.fill(1) and src.buf[:1] in (b"\r", b"\n"):
+    while src.fill(1) and src.buf[0] in _CRLF:
         src.take(1)  # the record's CRLF CRLF trailer
 
 
@@ -291,7 +294,7 @@ def _gzip_records(raw: _Buffered, max_block: int, skip_pos: int) -> Iterator[Raw
 
 def _plain_records(raw: _Buffered, max_block: int) -> Iterator[RawRecord]:
     while True:
-        while raw.fill(1) and raw.buf[:1] in (b"\r", b"\n"):
+        while raw.fill(1) and raw.buf[0] in _CRLF:
             raw.take(1)
         if raw.at_end():
             return

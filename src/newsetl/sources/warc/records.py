@@ -129,9 +129,7 @@ def _http(block: bytes) -> tuple[int, dict[str, str], int] | str:
     return int(parts[1]), headers, end + sep
 
 
-def interpret(
-    rec: RawRecord, archive: str, known: Known | None = None
-) -> tuple[RecordInfo, Doc | Processed]:
+def interpret(rec: RawRecord, archive: str, known: Known | None = None) -> tuple[RecordInfo, Doc | Processed]:
     """The record's row and what it is for the run: a :class:`Doc`, or a settled input."""
     h = rec.headers
     ref = f"{archive}#{rec.ref}"

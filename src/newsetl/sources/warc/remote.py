@@ -53,7 +53,11 @@ def open_url(
     except StreamError as exc:
         return "failed", Processed(KIND, url, stage="fetch", reason=exc.reason, retryable=exc.transient)
     etag, modified, length = stream.headers.get("etag"), stream.headers.get("last-modified"), _length(stream)
-    same = state is not None and (state.etag, state.last_modified, state.size_bytes) == (etag, modified, length)
+    same = state is not None and (state.etag, state.last_modified, state.size_bytes) == (
+        etag,
+        modified,
+        length,
+    )
     if stream.status == 304 or (same and state is not None and state.complete and not stale):
         stream.close()
         return "unchanged", None

@@ -228,7 +228,12 @@ class WarcSource(Source):
             work += rec.block is not None and (rec.headers.get("warc-type") or "") in ("response", "resource")
             size += len(rec.block or b"")
             last = nxt is None
-            if last or work >= run.settings.batch_size or len(pending) >= _MAX_SETTLED or size >= _MAX_BATCH_BYTES:
+            if (
+                last
+                or work >= run.settings.batch_size
+                or len(pending) >= _MAX_SETTLED
+                or size >= _MAX_BATCH_BYTES
+            ):
                 progress.next_offset, progress.next_pos = rec.next_offset, rec.next_pos
                 progress.records += len(pending)
                 progress.complete = last and broken is None
@@ -293,7 +298,9 @@ class WarcSource(Source):
             tables.forget_stale(conn, progress.archive, progress.read_started_at)
 
 
-def _record_row(info: RecordInfo, p: Processed, outcome: str, article_id: str | None, w: Written) -> dict[str, Any]:
+def _record_row(
+    info: RecordInfo, p: Processed, outcome: str, article_id: str | None, w: Written
+) -> dict[str, Any]:
     with_reason = p.reason is not None and article_id is None
     return {
         "source_ref": info.ref,
