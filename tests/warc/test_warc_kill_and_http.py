@@ -16,7 +16,7 @@ from newsetl.analysis.audit import run_audit
 from newsetl.settings import Settings
 from newsetl.sources.warc import ingest_warc
 
-from ..feeds.server import FeedServer
+from ..feeds.server import FeedServer, Request, Response
 from ..helpers import BIN, store, table_rows
 from .warcs import pages_archive
 
@@ -89,5 +89,51 @@ def test_served_warc_is_streamed_then_not_modified(tmp_path: Path, inline_settin
         missing = ingest_warc([server.add("/missing.warc.gz", b"no", status=404)], inline_settings)
         assert missing.report.counts["rejected"] == 1
         assert missing.top_reasons[0][:2] == ("fetch", "HTTP 404 Not Found")
+    finally:
+        server.close()
+
+
+def test_a_broken_download_resumes_with_range(tmp_path: Path) -> None:
+    """The connection stalls halfway: what arrived is committed, the run completes with one
+    rejection (the archive URL, stage fetch); the next run asks for the rest with Range."""
+    a = pages_archive(6)
+    body = b"".join(a.members)
+    cut = a.offsets()[9] + 100  # inside the 10th record
+    server = FeedServer()
+
+    def serve(req: Request) -> Response:
+        start = 0
+        rng = req.headers.get("range", "")
+        if rng.startswith("bytes=") and req.headers.get("if-range") == '"w1"':
+            start = int(rng[6:].rstrip("-"))
+            headers = {
+                "ETag": '"w1"',
+                "Content-Range": f"bytes {start}-{len(body) - 1}/{len(body)}",
+                "Content-Length": str(len(body) - start),
+            }
+            return Response(206, body[start:], headers)
+        return Response(200, body[:cut], {"ETag": '"w1"', "Content-Length": str(len(body))})  # then stalls
+
+    try:
+        url = server.handle("/crawl.warc.gz", serve)
+        settings = Settings.make(db=tmp_path / "news.duckdb", workers=0, batch_size=2, read_timeout_s=1.0,
+                                 min_host_delay_s=0.0)  # fmt: skip
+        first = ingest_warc([url], settings)
+        assert first.status == "completed"
+        assert first.report.counts["rejected"] == 1 and "broken" in first.top_reasons[0][1], first.top_reasons
+        db = tmp_path / "news.duckdb"
+        offset, complete = table_rows(db, "SELECT next_offset, complete FROM warc_archives")[0]
+        assert complete is False and 0 < int(str(offset)) <= cut
+
+        second = ingest_warc([url], settings)
+        assert second.extra["archives_resumed"] == 1 and second.report.counts["rejected"] == 0
+        assert server.requests("/crawl.warc.gz")[-1].headers.get("range") == f"bytes={offset}-"
+        refs = table_rows(
+            db, "SELECT source_ref, count(*) FROM inputs WHERE source_ref LIKE '%#%' GROUP BY ALL"
+        )
+        assert sorted(str(r[0]) for r in refs) == sorted(f"{url}#{o}" for o in a.offsets())
+        assert {r[1] for r in refs} == {1}
+        assert table_rows(db, "SELECT complete FROM warc_archives") == [(True,)]
+        assert run_audit(store(db)).ok
     finally:
         server.close()
