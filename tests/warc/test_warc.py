@@ -125,3 +125,29 @@ def test_a_changed_archive_is_read_again_without_reextracting(
     assert (c["unchanged"], c["loaded"]) == (4, 1), c
     db = Path(inline_settings.db)
     assert table_rows(db, "SELECT count(*) FROM warc_records") == [(len(bigger.members),)]
+
+
+def test_warc_on_a_lake(tmp_path: Path) -> None:
+    """The same SQL on DuckLake (no constraints, MERGE INTO): accounting and the unchanged rerun."""
+    from newsetl.storage.backends import open_warehouse
+
+    settings = Settings.make(
+        db=f"ducklake:sqlite:{tmp_path / 'lake' / 'catalog.sqlite'}",
+        workers=0,
+        batch_size=3,
+        lock_timeout_s=20,
+    )
+    a = pages_archive(4)
+    path = a.write(tmp_path / "a.warc.gz")
+    first = ingest_warc([path], settings)
+    assert (first.report.counts["loaded"], first.report.counts["skipped"]) == (4, 5)
+    second = ingest_warc([path], settings)
+    assert second.extra["archives_unchanged"] == 1 and second.report.counts["unchanged"] == 4
+    store_ = open_warehouse(settings.storage)
+    with store_.session(read_only=True) as conn:
+        assert conn.execute("SELECT count(*), count(DISTINCT source_ref) FROM warc_records").fetchone() == (
+            9,
+            9,
+        )
+        assert conn.execute("SELECT sum(n_skipped) FROM runs").fetchone() == (10,)
+    assert run_audit(store_).ok

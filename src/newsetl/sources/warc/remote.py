@@ -16,8 +16,8 @@ from datetime import datetime
 from typing import Any, Literal
 
 from newsetl.models import Processed
+from newsetl.sources.warc.progress import Opened, Progress
 from newsetl.sources.warc.records import KIND
-from newsetl.sources.warc.source import Opened, Progress
 from newsetl.sources.warc.tables import ArchiveState
 from newsetl.web.stream import BodyStream, StreamError
 

@@ -18,7 +18,7 @@ the end and unchanged since is not read again: its records are settled from
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any
@@ -33,8 +33,10 @@ from newsetl.pipeline.source import Batch, Item, Run, Source
 from newsetl.pipeline.versions import EXTRACTOR_VERSION
 from newsetl.settings import Settings
 from newsetl.sources.warc import tables
+from newsetl.sources.warc.progress import Opened, Progress
 from newsetl.sources.warc.reader import RawRecord, read_records
 from newsetl.sources.warc.records import KIND, PARSE, RecordInfo, interpret
+from newsetl.sources.warc.remote import open_url
 from newsetl.storage import writes
 from newsetl.web.stream import StreamError
 
@@ -50,33 +52,6 @@ def is_warc_name(name: str) -> bool:
 
 def is_url(target: str) -> bool:
     return target.lower().startswith(("http://", "https://"))
-
-
-@dataclass(slots=True)
-class Progress:
-    """Where an archive's reading stands after a batch (its ``warc_archives`` row)."""
-
-    archive: str
-    size_bytes: int | None
-    mtime_ns: int | None
-    etag: str | None
-    last_modified: str | None
-    read_started_at: datetime
-    first_run_id: str
-    next_offset: int = 0
-    next_pos: int = 0
-    records: int = 0
-    complete: bool = False
-    settled: bool = False  # an unchanged archive: nothing to write
-    fetch_log: Any = None
-
-
-@dataclass(slots=True)
-class Opened:
-    read: Callable[[int], bytes]
-    close: Callable[[], None]
-    start: int = 0
-    skip_pos: int = 0
 
 
 @dataclass(slots=True)
@@ -156,8 +131,6 @@ class WarcSource(Source):
     ) -> Iterator[Batch]:
         now = datetime.now(UTC)
         if is_url(archive):
-            from newsetl.sources.warc.remote import open_url
-
             what, opened_url = open_url(self._fetcher, archive, state, stale, run.run_id, now)
             if isinstance(opened_url, Processed):  # the archive could not be fetched at all
                 progress = Progress(archive, None, None, None, None, now, run.run_id, settled=True)
