@@ -8,6 +8,7 @@
 3. Peak RSS (the whole process tree, sampled every 50 ms) of ``newsetl ingest`` on a
    small and on a large archive (``--records``, default 20,000 records, corpus pages
    repeated under distinct URLs): flat memory means the two peaks are about the same.
+   ``--records 0`` skips this part.
 
     .venv/bin/python bench/warc_bench.py [--pages 100] [--records 20000] [--workers 2]
 """
@@ -109,8 +110,9 @@ def main() -> None:
         t_warc, s_warc, m_warc = newsetl(warc, root / "warc.duckdb", args.workers, env)
         out = root / "trafilatura-out"
         started = time.perf_counter()
-        subprocess.run([str(BIN / "trafilatura"), "--input-dir", str(files), "--output-dir", str(out)],
-                       check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
+        traf = [str(BIN / "trafilatura"), "--input-dir", str(files), "--output-dir", str(out),
+                "--parallel", str(args.workers), "--with-metadata"]  # fmt: skip
+        subprocess.run(traf, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         t_traf = time.perf_counter() - started
         n_traf = sum(1 for _ in out.rglob("*.txt"))
         same = _same_texts(root / "files.duckdb", root / "warc.duckdb", files, len(pages))
@@ -123,12 +125,14 @@ def main() -> None:
         print(f"| trafilatura --input-dir files/ | {t_traf:.1f} | {len(pages) / t_traf:.1f} | {n_traf} | - |")
         print(f"texts from the WARC identical to the texts from the files: {same[0]} of {same[1]}")
 
+        print(f"load average after these runs: {os.getloadavg()[0]:.1f} (2 CPUs)")
         rows = []
-        for n in (max(args.records // 10, 200), args.records):
+        for n in (max(args.records // 10, 200), args.records) if args.records else ():
             big = root / f"big-{n}.warc.gz"
             write_warc(big, pages, n)
             t, s, m = newsetl(big, root / f"big-{n}.duckdb", args.workers, env)
             rows.append((n, big.stat().st_size / 2**20, t, s, m))
+            print(f"  {n} records done in {t:.0f} s, load {os.getloadavg()[0]:.1f}", flush=True)
             big.unlink()
         print("| records | WARC.gz MB | seconds | records/s | peak RSS (MB) |\n|---|---|---|---|---|")
         for n, mb, t, _s, m in rows:
