@@ -103,6 +103,9 @@ def mixed_archive() -> Archive:
     a.add(
         response("https://news.example/logo.png", png, content_type="image/png"), ("skipped", "not an HTML")
     )
+    rss = b'<?xml version="1.0"?><rss version="2.0"><channel><title>x</title></channel></rss>'
+    a.add(response("https://news.example/feed.xml", rss, content_type="application/rss+xml"),
+          ("skipped", "not an HTML"))  # fmt: skip
     a.add(response("https://news.example/gone.html", b"<html>gone</html>", status="404 Not Found"),
           ("skipped", "HTTP 404"))  # fmt: skip
     digest = "sha1:" + hashlib.sha1(pages[0]).hexdigest()

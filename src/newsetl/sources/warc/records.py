@@ -29,6 +29,7 @@ KIND = "warc"  # inputs.source_kind
 PARSE = "parse"  # inputs.stage of broken records
 SKIP = "warc"  # inputs.stage of records that are not pages
 _PAGE_TYPES = ("response", "resource")
+_HTML_TYPES = frozenset({"text/html", "application/xhtml+xml"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,6 +94,15 @@ class RecordInfo:
     content_type: str | None = None
 
 
+def _is_html(content_type: str | None, head: bytes) -> bool:
+    """An HTML page: text/html or XHTML, or no type and markup that says so. Stricter than
+    for a fetched page: a crawl is full of feeds and sitemaps served as XML."""
+    mt = media_type(content_type)
+    if mt is None:
+        return page_kind(None, head) is DocKind.HTML and b"<html" in head[:1024].lower()
+    return mt in _HTML_TYPES
+
+
 def parse_warc_date(value: str | None) -> datetime | None:
     if not value:
         return None
@@ -153,8 +163,7 @@ def interpret(rec: RawRecord, archive: str, known: Known | None = None) -> tuple
             what = block_type or "no Content-Type"
             return info, skipped(KIND, ref, SKIP, f"response record without an HTTP response ({what})",
                                  parent_ref=archive, size_bytes=size)  # fmt: skip
-        kind = page_kind(h.get("content-type"), rec.block)
-        if kind is not DocKind.HTML:
+        if not _is_html(h.get("content-type"), rec.block[:1024]):
             why = f"not an HTML {rtype} (Content-Type {block_type})"
             return info, skipped(KIND, ref, SKIP, why, parent_ref=archive, size_bytes=size)
         charset = content_type_charset(h.get("content-type"))
@@ -169,8 +178,7 @@ def interpret(rec: RawRecord, archive: str, known: Known | None = None) -> tuple
     if not 200 <= status < 300:
         why = f"HTTP {status} response (not a page)"
         return info, skipped(KIND, ref, SKIP, why, parent_ref=archive, size_bytes=size)
-    kind = page_kind(ctype, rec.block[start : start + 1024])
-    if kind is not DocKind.HTML:
+    if not _is_html(ctype, rec.block[start : start + 1024]):
         why = f"not an HTML response (Content-Type {media_type(ctype) or 'text/plain'})"
         return info, skipped(KIND, ref, SKIP, why, parent_ref=archive, size_bytes=size)
     body = HttpBody(
