@@ -35,9 +35,9 @@ def ingest(
     rejected. A killed WARC run resumes where it stopped; an unchanged archive is not read
     again.
 
-    Examples:  newsetl ingest ../shared/corpus/seed/ pages/ --db warehouse/news.duckdb
-               newsetl ingest CC-NEWS-20240101000000-00000.warc.gz
-               newsetl ingest https://example.org/crawl/pages.warc.gz
+    Example:  newsetl ingest ../shared/corpus/seed/ pages/ --db warehouse/news.duckdb
+              newsetl ingest CC-NEWS-20240101000000-00000.warc.gz
+              newsetl ingest https://example.org/crawl/pages.warc.gz
     """
     from newsetl.sources.warc import is_url, is_warc_name
 
