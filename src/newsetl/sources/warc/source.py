@@ -177,7 +177,10 @@ class WarcSource(Source):
                 return
             after = (rows[-1][0], rows[-1][1])
             items = [Item(done=tables.settled_input(KIND, archive, r)) for r in rows]
-            yield Batch(items, Progress(archive, None, None, None, None, datetime.now(UTC), "", settled=True))
+            progress = Progress(archive, None, None, None, None, datetime.now(UTC), "", settled=True)
+            if self._fetcher is not None:  # the conditional request's fetches row
+                progress.fetch_log = self._fetcher.take_log()
+            yield Batch(items, progress)
 
     def _read(self, run: Run, archive: str, opened: Opened, progress: Progress) -> Iterator[Batch]:
         max_block = run.settings.extract.max_file_bytes + (64 << 10)  # the page plus its HTTP head
