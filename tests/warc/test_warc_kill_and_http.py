@@ -84,7 +84,8 @@ def test_served_warc_is_streamed_then_not_modified(tmp_path: Path, inline_settin
         assert second.extra["archives_unchanged"] == 1
         assert second.report.counts["unchanged"] == 5 and second.report.counts["skipped"] == 6
         assert server.requests("/crawl/pages.warc.gz")[-1].headers.get("if-none-match") == '"v1"'
-        assert table_rows(db, "SELECT status, bytes FROM fetches ORDER BY fetched_at") == [(200, len(body)), (304, 0)]
+        fetches = table_rows(db, "SELECT status, bytes FROM fetches ORDER BY fetched_at")
+        assert fetches == [(200, len(body)), (304, 0)]
         assert run_audit(store(db)).ok
 
         missing = ingest_warc([server.add("/missing.warc.gz", b"no", status=404)], inline_settings)
