@@ -325,6 +325,7 @@ class DuckLake(Warehouse):
             conn.execute(f"USE {SEARCH_ALIAS}")
             for ddl in _SEARCH_SCHEMA:
                 conn.execute(ddl)
+            sync_article_keys(conn)  # O(changes since the last session): also before a search
             yield conn
         finally:
             conn.close()
@@ -360,6 +361,46 @@ def _expire(days: int) -> Callable[[duckdb.DuckDBPyConnection], str]:
     return step
 
 
+def sync_article_keys(conn: duckdb.DuckDBPyConnection) -> int:
+    """Bring the side file's copy of (article_id, content_hash, language, ingested_at) up to
+    the lake's current snapshot from its change feed: the search refresh then plans from a
+    local table, and the lake is read only for what changed. When the last synced snapshot
+    has expired (maintenance), the copy is rebuilt from the lake. Returns the ids touched."""
+    row = conn.execute(
+        f"SELECT min(snapshot_id), max(snapshot_id) FROM ducklake_snapshots('{ALIAS}')"
+    ).fetchone()
+    oldest, current = (int(row[0]), int(row[1])) if row and row[1] is not None else (0, 0)
+    last_row = conn.execute("SELECT max(snapshot_id) FROM search_sync").fetchone()
+    last = int(last_row[0]) if last_row and last_row[0] is not None else None
+    if last == current:
+        return 0
+    keys = f"SELECT article_id, content_hash, language, ingested_at FROM {ALIAS}.main.articles"
+    conn.execute("BEGIN TRANSACTION")
+    try:
+        if last is None or last < oldest:
+            conn.execute("DELETE FROM article_keys")
+            conn.execute(f"INSERT INTO article_keys {keys}")
+            touched = conn.execute("SELECT count(*) FROM article_keys").fetchone()
+        else:
+            conn.execute(
+                f"""CREATE OR REPLACE TEMP TABLE _changed AS SELECT DISTINCT article_id
+                    FROM ducklake_table_changes('{ALIAS}', 'main', 'articles', {last + 1}, {current})"""
+            )
+            conn.execute("DELETE FROM article_keys WHERE article_id IN (SELECT article_id FROM _changed)")
+            conn.execute(
+                f"INSERT INTO article_keys {keys} WHERE article_id IN (SELECT article_id FROM _changed)"
+            )
+            touched = conn.execute("SELECT count(*) FROM _changed").fetchone()
+            conn.execute("DROP TABLE _changed")
+        conn.execute("DELETE FROM search_sync")
+        conn.execute("INSERT INTO search_sync VALUES (?)", [current])
+        conn.execute("COMMIT")
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
+    return int(touched[0]) if touched else 0
+
+
 def _take_commit_lock(conn: duckdb.DuckDBPyConnection) -> None:
     conn.execute("UPDATE newsetl_commit_lock SET commits = commits + 1")
 
@@ -371,6 +412,12 @@ def _redact(conninfo: str) -> str:
 # The search index's own tables in the side file (the file backend has them from 003).
 _SEARCH_SCHEMA = (
     f"CREATE OR REPLACE VIEW articles AS SELECT * FROM {ALIAS}.main.articles",
+    # The lake's article keys, synced from its change feed (sync_article_keys).
+    """CREATE TABLE IF NOT EXISTS article_keys (
+        article_id VARCHAR PRIMARY KEY, content_hash VARCHAR NOT NULL, language VARCHAR,
+        ingested_at TIMESTAMPTZ NOT NULL)""",
+    "CREATE TABLE IF NOT EXISTS search_sync (snapshot_id BIGINT NOT NULL)",
+    "CREATE OR REPLACE TEMP VIEW search_keys AS SELECT article_id, content_hash, language FROM article_keys",
     """CREATE TABLE IF NOT EXISTS search_indexes (
         index_name VARCHAR PRIMARY KEY, stemmer VARCHAR NOT NULL, stopwords INTEGER NOT NULL,
         config VARCHAR NOT NULL, built_at TIMESTAMPTZ NOT NULL, refreshed_at TIMESTAMPTZ NOT NULL,
@@ -380,13 +427,13 @@ _SEARCH_SCHEMA = (
         indexed_at TIMESTAMPTZ NOT NULL)""",
     """CREATE OR REPLACE VIEW search_freshness AS
     SELECT
-        (SELECT count(*) FROM articles) AS articles,
-        (SELECT count(*) FROM articles AS a JOIN search_index_docs AS d
+        (SELECT count(*) FROM article_keys) AS articles,
+        (SELECT count(*) FROM article_keys AS a JOIN search_index_docs AS d
             ON d.article_id = a.article_id AND d.content_hash = a.content_hash) AS searchable,
-        (SELECT count(*) FROM articles AS a LEFT JOIN search_index_docs AS d
+        (SELECT count(*) FROM article_keys AS a LEFT JOIN search_index_docs AS d
             ON d.article_id = a.article_id AND d.content_hash = a.content_hash
             WHERE d.article_id IS NULL) AS pending,
-        (SELECT min(a.ingested_at) FROM articles AS a LEFT JOIN search_index_docs AS d
+        (SELECT min(a.ingested_at) FROM article_keys AS a LEFT JOIN search_index_docs AS d
             ON d.article_id = a.article_id AND d.content_hash = a.content_hash
             WHERE d.article_id IS NULL) AS oldest_pending_since,
         (SELECT max(refreshed_at) FROM search_indexes) AS refreshed_at,
