@@ -36,12 +36,13 @@ if __name__ == "__main__":
 """
 
 READER = """
-import json, sys, time
+import json, pathlib, sys, time
 import newsetl
 if __name__ == "__main__":
     conn = newsetl.connect(sys.argv[1], data_path=sys.argv[2] or None)  # held for the whole run
     waits, counts, started = [], [], time.monotonic()
-    while time.monotonic() - started < float(sys.argv[3]):
+    stop = pathlib.Path(sys.argv[3])  # the test creates it when both writers have finished
+    while not stop.exists() and time.monotonic() - started < 600:
         t0 = time.monotonic()
         counts.append(conn.execute("SELECT count(*) FROM articles").fetchone()[0])
         waits.append(time.monotonic() - t0)
@@ -81,7 +82,8 @@ def test_two_writers_and_a_reader(kind: str, tmp_path: Path, request: pytest.Fix
     b = _pages(tmp_path / "b", 12, 24)  # half of it is a's second half: the same pages
     (tmp_path / "ingest.py").write_text(INGEST)
     (tmp_path / "read.py").write_text(READER)
-    reader = _spawn(tmp_path / "read.py", lake, "20")
+    stop = tmp_path / "writers-done"
+    reader = _spawn(tmp_path / "read.py", lake, str(stop))
     time.sleep(2)  # the reader holds its connection before the writers start
     writers = [_spawn(tmp_path / "ingest.py", lake, str(a)), _spawn(tmp_path / "ingest.py", lake, str(b))]
     results = []
@@ -89,6 +91,7 @@ def test_two_writers_and_a_reader(kind: str, tmp_path: Path, request: pytest.Fix
         out, err = proc.communicate(timeout=600)
         assert proc.returncode == 0, err[-3000:]
         results.append(json.loads(out.strip().splitlines()[-1]))
+    stop.touch()
     out, err = reader.communicate(timeout=120)
     assert reader.returncode == 0, err[-3000:]
     read = json.loads(out.strip().splitlines()[-1])

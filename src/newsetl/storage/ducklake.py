@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import random
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -41,7 +42,7 @@ import duckdb
 from newsetl.errors import WarehouseError
 from newsetl.settings import StorageSettings
 from newsetl.storage import extensions, migrations
-from newsetl.storage.base import Capabilities, Warehouse
+from newsetl.storage.base import Capabilities, Warehouse, rollback_quietly
 
 ALIAS = "lake"
 SEARCH_ALIAS = "search"
@@ -244,17 +245,20 @@ class DuckLake(Warehouse):
     def ensure_schema(self) -> None:
         """Apply the lake's migrations; two processes racing to create the lake is a
         conflict that one of them retries (and then finds the schema current)."""
-        for attempt in range(1, 11):
+        deadline = time.monotonic() + max(self.settings.lock_timeout_s, 5.0)
+        delay = 0.05
+        while True:
             try:
                 with self.session() as conn:
                     if not migrations.is_current(conn, self.migration_set):
                         migrations.migrate(conn, self.migration_set)
                 return
             except duckdb.Error as exc:
-                if not self.is_conflict(exc) or attempt == 10:
+                if not self.is_conflict(exc) or time.monotonic() > deadline:
                     why = extensions.one_line(exc)
                     raise WarehouseError(f"cannot create or upgrade {self.describe()}: {why}") from exc
-                time.sleep(0.1 * attempt)
+                time.sleep(delay * (0.5 + random.random()))
+                delay = min(delay * 2, 1.0)
 
     # -- upkeep ---------------------------------------------------------------------------
 
@@ -396,7 +400,7 @@ def sync_article_keys(conn: duckdb.DuckDBPyConnection) -> int:
         conn.execute("INSERT INTO search_sync VALUES (?)", [current])
         conn.execute("COMMIT")
     except BaseException:
-        conn.execute("ROLLBACK")
+        rollback_quietly(conn)
         raise
     return int(touched[0]) if touched else 0
 
