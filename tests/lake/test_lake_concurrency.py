@@ -137,3 +137,36 @@ def test_a_writer_killed_mid_commit_leaves_the_lake_consistent(
     assert rows(lake, "SELECT status FROM runs ORDER BY started_at") == [("crashed",), ("completed",)]
     report = run_audit(open_warehouse(lake), archive_root(lake))
     assert report.ok, [(f.check, f.detail) for f in report.findings if not f.ok]
+
+
+CREATE = """
+import sys
+from newsetl.settings import Settings
+from newsetl.storage.backends import open_warehouse
+if __name__ == "__main__":
+    store = open_warehouse(Settings.make(db=sys.argv[1], lock_timeout_s=60))
+    store.ensure_schema()
+    with store.session(read_only=True) as conn:
+        print(conn.execute("SELECT count(*) FROM schema_migrations").fetchone()[0])
+"""
+
+
+@pytest.mark.e2e
+def test_processes_creating_one_sqlite_lake_at_once(tmp_path: Path) -> None:
+    """The first runs on a new machine may start together (two deployments): whoever creates
+    the catalog, the others wait for it instead of failing with 'database is locked'."""
+    lake = sqlite_lake(tmp_path)
+    (tmp_path / "create.py").write_text(CREATE)
+    procs = [
+        subprocess.Popen(
+            [sys.executable, str(tmp_path / "create.py"), lake.db],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for _ in range(4)
+    ]
+    outs = [p.communicate(timeout=300) for p in procs]
+    assert [p.returncode for p in procs] == [0] * 4, [err[-2000:] for _, err in outs]
+    assert len({out.strip() for out, _ in outs}) == 1
+    assert rows(lake, "SELECT count(*) FROM schema_migrations") == [(int(outs[0][0].strip()),)]

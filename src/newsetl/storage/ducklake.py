@@ -140,8 +140,23 @@ def attach_sql(target: LakeTarget, *, read_only: bool = False, at: str | None = 
     return f"ATTACH {_quote(target.uri)} AS {ALIAS} ({', '.join(options)})"
 
 
+def _attach(conn: duckdb.DuckDBPyConnection, sql: str, wait_s: float) -> None:
+    # A SQLite catalog being created (or written) by another process is "locked" for a
+    # moment: wait it out, as the catalog's other writers do, rather than fail the run.
+    deadline, delay = time.monotonic() + wait_s, 0.05
+    while True:
+        try:
+            conn.execute(sql)
+            return
+        except duckdb.Error as exc:
+            if "database is locked" not in str(exc) or time.monotonic() > deadline:
+                raise
+            time.sleep(delay * (0.5 + random.random()))
+            delay = min(delay * 2, 1.0)
+
+
 def open_lake(
-    target: LakeTarget, *, read_only: bool = False, at: str | None = None
+    target: LakeTarget, *, read_only: bool = False, at: str | None = None, wait_s: float = 60.0
 ) -> duckdb.DuckDBPyConnection:
     """A new in-memory DuckDB with the lake attached and selected."""
     conn = duckdb.connect(":memory:", config=extensions.config())
@@ -155,7 +170,7 @@ def open_lake(
             Path(target.location).parent.mkdir(parents=True, exist_ok=True)
         if not target.is_s3 and not read_only:
             Path(target.data_path).mkdir(parents=True, exist_ok=True)
-        conn.execute(attach_sql(target, read_only=read_only, at=at))
+        _attach(conn, attach_sql(target, read_only=read_only, at=at), wait_s)
         conn.execute(f"USE {ALIAS}")
         # Retries of DuckLake's own catalog commit (a snapshot id taken by another writer).
         conn.execute("SET ducklake_max_retry_count = 20")
@@ -212,7 +227,9 @@ class DuckLake(Warehouse):
         with _instances_lock:
             conn = _instances.get(key)
             if conn is None:
-                conn = _instances[key] = open_lake(self.target, read_only=read_only)
+                conn = _instances[key] = open_lake(
+                    self.target, read_only=read_only, wait_s=self.settings.lock_timeout_s
+                )
             return conn
 
     def connect(self, *, read_only: bool = False, at: str | None = None) -> duckdb.DuckDBPyConnection:
@@ -220,7 +237,9 @@ class DuckLake(Warehouse):
 
         ``at``: a snapshot version or a timestamp, for reading the lake as it was then.
         """
-        return open_lake(self.target, read_only=read_only or at is not None, at=at)
+        return open_lake(
+            self.target, read_only=read_only or at is not None, at=at, wait_s=self.settings.lock_timeout_s
+        )
 
     @contextmanager
     def session(self, *, read_only: bool = False) -> Iterator[duckdb.DuckDBPyConnection]:
@@ -254,7 +273,10 @@ class DuckLake(Warehouse):
                         migrations.migrate(conn, self.migration_set)
                 return
             except duckdb.Error as exc:
-                if not self.is_conflict(exc) or time.monotonic() > deadline:
+                # Another process applied the same migration after this one read the schema
+                # version ("… already exists"): the next attempt finds it current.
+                raced = self.is_conflict(exc) or "already exists" in str(exc)
+                if not raced or time.monotonic() > deadline:
                     why = extensions.one_line(exc)
                     raise WarehouseError(f"cannot create or upgrade {self.describe()}: {why}") from exc
                 time.sleep(delay * (0.5 + random.random()))
