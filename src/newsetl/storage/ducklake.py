@@ -140,16 +140,21 @@ def attach_sql(target: LakeTarget, *, read_only: bool = False, at: str | None = 
     return f"ATTACH {_quote(target.uri)} AS {ALIAS} ({', '.join(options)})"
 
 
+# Processes attaching a lake that does not exist yet all create its catalog tables: a SQLite
+# catalog is "locked" meanwhile, and on PostgreSQL the loser sees "duplicate key value
+# violates unique constraint pg_type_typname_nsp_index" or "already exists". Attaching
+# again finds the catalog made.
+_ATTACH_RACE = ("database is locked", "duplicate key value", "already exists")
+
+
 def _attach(conn: duckdb.DuckDBPyConnection, sql: str, wait_s: float) -> None:
-    # A SQLite catalog being created (or written) by another process is "locked" for a
-    # moment: wait it out, as the catalog's other writers do, rather than fail the run.
     deadline, delay = time.monotonic() + wait_s, 0.05
     while True:
         try:
             conn.execute(sql)
             return
         except duckdb.Error as exc:
-            if "database is locked" not in str(exc) or time.monotonic() > deadline:
+            if not any(m in str(exc) for m in _ATTACH_RACE) or time.monotonic() > deadline:
                 raise
             time.sleep(delay * (0.5 + random.random()))
             delay = min(delay * 2, 1.0)
