@@ -144,7 +144,7 @@ import sys
 from newsetl.settings import Settings
 from newsetl.storage.backends import open_warehouse
 if __name__ == "__main__":
-    store = open_warehouse(Settings.make(db=sys.argv[1], lock_timeout_s=60))
+    store = open_warehouse(Settings.make(db=sys.argv[1], data_path=sys.argv[2] or None, lock_timeout_s=60))
     store.ensure_schema()
     with store.session(read_only=True) as conn:
         print(conn.execute("SELECT count(*) FROM schema_migrations").fetchone()[0])
@@ -152,14 +152,18 @@ if __name__ == "__main__":
 
 
 @pytest.mark.e2e
-def test_processes_creating_one_sqlite_lake_at_once(tmp_path: Path) -> None:
+@pytest.mark.parametrize("kind", ["sqlite", "postgres"])
+def test_processes_creating_one_lake_at_once(
+    kind: str, tmp_path: Path, request: pytest.FixtureRequest
+) -> None:
     """The first runs on a new machine may start together (two deployments): whoever creates
-    the catalog, the others wait for it instead of failing with 'database is locked'."""
-    lake = sqlite_lake(tmp_path)
+    the catalog, the others wait for it instead of failing ('database is locked', 'duplicate
+    key value', '… already exists')."""
+    lake = _lake(kind, tmp_path, request)
     (tmp_path / "create.py").write_text(CREATE)
     procs = [
         subprocess.Popen(
-            [sys.executable, str(tmp_path / "create.py"), lake.db],
+            [sys.executable, str(tmp_path / "create.py"), lake.db, lake.storage.data_path or ""],
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             text=True,

@@ -147,23 +147,22 @@ def attach_sql(target: LakeTarget, *, read_only: bool = False, at: str | None = 
 _ATTACH_RACE = ("database is locked", "duplicate key value", "already exists")
 
 
-def _attach(conn: duckdb.DuckDBPyConnection, sql: str, wait_s: float) -> None:
-    deadline, delay = time.monotonic() + wait_s, 0.05
-    while True:
-        try:
-            conn.execute(sql)
-            return
-        except duckdb.Error as exc:
-            if not any(m in str(exc) for m in _ATTACH_RACE) or time.monotonic() > deadline:
-                raise
-            time.sleep(delay * (0.5 + random.random()))
-            delay = min(delay * 2, 1.0)
-
-
 def open_lake(
     target: LakeTarget, *, read_only: bool = False, at: str | None = None, wait_s: float = 60.0
 ) -> duckdb.DuckDBPyConnection:
     """A new in-memory DuckDB with the lake attached and selected."""
+    deadline, delay = time.monotonic() + wait_s, 0.05
+    while True:
+        try:
+            return _open_lake(target, read_only=read_only, at=at)
+        except duckdb.Error as exc:
+            if not any(m in str(exc) for m in _ATTACH_RACE) or time.monotonic() > deadline:
+                raise WarehouseError(f"cannot open lake {target.uri}: {extensions.one_line(exc)}") from exc
+            time.sleep(delay * (0.5 + random.random()))  # a fresh DuckDB attaches again
+            delay = min(delay * 2, 1.0)
+
+
+def _open_lake(target: LakeTarget, *, read_only: bool, at: str | None) -> duckdb.DuckDBPyConnection:
     conn = duckdb.connect(":memory:", config=extensions.config())
     try:
         for ext in ("ducklake", target.catalog, *(["httpfs"] if target.is_s3 else [])):
@@ -175,13 +174,13 @@ def open_lake(
             Path(target.location).parent.mkdir(parents=True, exist_ok=True)
         if not target.is_s3 and not read_only:
             Path(target.data_path).mkdir(parents=True, exist_ok=True)
-        _attach(conn, attach_sql(target, read_only=read_only, at=at), wait_s)
+        conn.execute(attach_sql(target, read_only=read_only, at=at))
         conn.execute(f"USE {ALIAS}")
         # Retries of DuckLake's own catalog commit (a snapshot id taken by another writer).
         conn.execute("SET ducklake_max_retry_count = 20")
-    except duckdb.Error as exc:
+    except BaseException:
         conn.close()
-        raise WarehouseError(f"cannot open lake {target.uri}: {extensions.one_line(exc)}") from exc
+        raise
     return conn
 
 
