@@ -38,7 +38,7 @@ def ingest_urls_cmd(
         bool,
         typer.Option(
             "--allow-private-hosts",
-            help="Let the URLs reach private/loopback addresses [env NEWSETL_ALLOW_PRIVATE_HOSTS=1].",
+            help="Let the URLs reach private/loopback addresses \\[env NEWSETL_ALLOW_PRIVATE_HOSTS=1].",
         ),
     ] = False,
     ignore_robots: Annotated[
