@@ -43,7 +43,8 @@ def urlset(entries: list[tuple[str, str | None]], news: dict[str, dict[str, str]
 
 def index(children: list[tuple[str, str | None]]) -> bytes:
     body = "".join(
-        f"<sitemap><loc>{loc}</loc>{f'<lastmod>{lm}</lastmod>' if lm else ''}</sitemap>" for loc, lm in children
+        f"<sitemap><loc>{loc}</loc>{f'<lastmod>{lm}</lastmod>' if lm else ''}</sitemap>"
+        for loc, lm in children
     )
     return f'<?xml version="1.0" encoding="UTF-8"?>\n<sitemapindex {NS}>{body}</sitemapindex>\n'.encode()
 

@@ -24,7 +24,9 @@ def test_site_discovery_news_tags_and_incremental(server, tmp_path: Path) -> Non
     assert (c["loaded"], c["duplicate"], c["rejected"]) == (7, 1, 0), (c, s1.top_reasons)
     assert st1.documents == 3 and st1.parsed == 3 and st1.new_urls == 8
     assert all(server.hits(f"/article/{i}") == 1 for i in range(7))
-    rows = _q(db, "SELECT parent_ref, count(*) FROM inputs WHERE run_id = ? GROUP BY ALL ORDER BY 1", s1.run_id)
+    rows = _q(
+        db, "SELECT parent_ref, count(*) FROM inputs WHERE run_id = ? GROUP BY ALL ORDER BY 1", s1.run_id
+    )
     assert rows == [(server.url("/news-sitemap.xml.gz"), 3), (server.url("/sitemap-pages.xml"), 5)]
     news = _q(db, """SELECT news_title, news_publication, news_language, keywords FROM sitemap_urls
                      WHERE sitemap LIKE '%news-sitemap%' ORDER BY url""")  # fmt: skip

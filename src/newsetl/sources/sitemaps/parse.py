@@ -72,7 +72,7 @@ def _local(tag: Any) -> str:
 
 
 def _text(el: Any) -> str | None:
-    value = el.text
+    value = el.text if el is not None else None
     if value is None:
         return None
     value = value.strip()
@@ -120,9 +120,11 @@ def _text_sitemap(data: bytes, max_urls: int) -> ParsedSitemap:
 
 
 def _xml_sitemap(data: bytes, max_urls: int) -> ParsedSitemap:
+    # Only the elements that matter reach Python: the root, and each <url> / <sitemap>.
     events = etree.iterparse(
         io.BytesIO(data),
         events=("start", "end"),
+        tag=("{*}urlset", "{*}sitemapindex", "{*}url", "{*}sitemap"),
         resolve_entities=False,
         no_network=True,
         load_dtd=False,
@@ -137,8 +139,9 @@ def _xml_sitemap(data: bytes, max_urls: int) -> ParsedSitemap:
     try:
         for event, el in events:
             if out is None:
-                out = _root_kind(el)
-                continue
+                if el.getparent() is not None:  # a <url> first: the root is something else
+                    out = _root_kind(el.getroottree().getroot())
+                out = out or _root_kind(el)
             if event != "end":
                 continue
             name = _local(el.tag)
@@ -153,7 +156,10 @@ def _xml_sitemap(data: bytes, max_urls: int) -> ParsedSitemap:
     except etree.XMLSyntaxError as exc:
         raise Rejection(PARSE, f"not well-formed XML: {' '.join(str(exc).split())[:300]}") from None
     if out is None:
-        raise Rejection(PARSE, "not well-formed XML: no root element")
+        root = getattr(events, "root", None)
+        if root is None:
+            raise Rejection(PARSE, "not well-formed XML: no root element")
+        out = _root_kind(root)
     return out
 
 
@@ -183,23 +189,24 @@ def _drop(el: Any) -> None:
             del parent[0]
 
 
+def _children(el: Any) -> dict[str, Any]:
+    """Direct child elements by local name (the first of each)."""
+    out: dict[str, Any] = {}
+    for child in el:
+        tag = child.tag
+        if isinstance(tag, str):
+            out.setdefault(tag.rsplit("}", 1)[-1].lower(), child)
+    return out
+
+
+def _text_of(found: dict[str, Any], name: str) -> str | None:
+    value = _text(found.get(name))
+    return value[:1000] if value else None
+
+
 def _add_entry(out: ParsedSitemap, el: Any, seen: set[str], max_urls: int) -> None:
-    loc: str | None = None
-    lastmod: str | None = None
-    news: dict[str, str] = {}
-    for child in el.iter():
-        name = _local(child.tag)
-        if child is el or not name:
-            continue
-        if name == "loc" and loc is None and child.getparent() is el:
-            loc = _text(child)
-        elif name == "lastmod" and child.getparent() is el:
-            lastmod = _text(child)
-        elif name in ("name", "language", "publication_date", "title", "keywords"):
-            value = _text(child)
-            if value and name not in news and "news" in (child.tag.split("}")[0] if "}" in child.tag else ""):
-                news[name] = value[:1000]
-    url = normalize_url(loc)
+    parts = _children(el)
+    url = normalize_url(_text_of(parts, "loc"))
     if url is None:
         out.bad_locs += 1
         return
@@ -210,29 +217,30 @@ def _add_entry(out: ParsedSitemap, el: Any, seen: set[str], max_urls: int) -> No
         out.over_limit = True
         return
     seen.add(url)
-    keywords = tuple(k.strip() for k in news.get("keywords", "").split(",") if k.strip())[:50]
+    lastmod = parse_when(_text_of(parts, "lastmod"))
+    news_el = parts.get("news")
+    if news_el is None or "news" not in str(news_el.tag):
+        out.entries.append(SitemapEntry(url, lastmod))
+        return
+    news = _children(news_el)
+    publication = _children(news["publication"]) if "publication" in news else {}
+    keywords = tuple(k.strip() for k in (_text_of(news, "keywords") or "").split(",") if k.strip())[:50]
     out.entries.append(
         SitemapEntry(
             url,
-            parse_when(lastmod),
-            news.get("title"),
-            news.get("name"),
-            news.get("language", "").lower()[:20] or None,
-            parse_when(news.get("publication_date")),
+            lastmod,
+            _text_of(news, "title"),
+            _text_of(publication, "name"),
+            (_text_of(publication, "language") or "").lower()[:20] or None,
+            parse_when(_text_of(news, "publication_date")),
             keywords,
         )
     )
 
 
 def _add_child(out: ParsedSitemap, el: Any, seen: set[str], max_urls: int) -> None:
-    loc = lastmod = None
-    for child in el:
-        name = _local(child.tag)
-        if name == "loc":
-            loc = _text(child)
-        elif name == "lastmod":
-            lastmod = _text(child)
-    url = normalize_url(loc)
+    parts = _children(el)
+    url = normalize_url(_text_of(parts, "loc"))
     if url is None:
         out.bad_locs += 1
         return
@@ -243,4 +251,4 @@ def _add_child(out: ParsedSitemap, el: Any, seen: set[str], max_urls: int) -> No
         out.over_limit = True
         return
     seen.add(url)
-    out.children.append(ChildSitemap(url, parse_when(lastmod)))
+    out.children.append(ChildSitemap(url, parse_when(_text_of(parts, "lastmod"))))
