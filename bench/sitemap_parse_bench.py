@@ -24,7 +24,8 @@ NS = 'xmlns="http://www.sitemaps.org/schemas/sitemap/0.9" xmlns:news="http://www
 
 def sitemap(n: int) -> bytes:
     rows = [
-        f"<url><loc>https://news.example/{i}/story-{i}.html</loc><lastmod>2024-05-01T10:{i % 60:02d}:00Z</lastmod>"
+        f"<url><loc>https://news.example/{i}/story-{i}.html</loc>"
+        f"<lastmod>2024-05-01T10:{i % 60:02d}:00Z</lastmod>"
         "<news:news><news:publication><news:name>Example</news:name><news:language>en</news:language>"
         f"</news:publication><news:publication_date>2024-05-01</news:publication_date>"
         f"<news:title>Story number {i}</news:title><news:keywords>a, b</news:keywords></news:news></url>"

@@ -78,8 +78,8 @@ def build_site(server: FeedServer, n_news: int = 3, n_pages: int = 4) -> Site:
             "title": f"News title {i}", "keywords": "harbour, ferry"}
         for i, u in enumerate(site.news_urls)
     }  # fmt: skip
-    server.add("/robots.txt", f"User-agent: *\nDisallow: /private/\nSitemap: {server.url('/sitemap_index.xml')}\n"
-               .encode(), content_type="text/plain")  # fmt: skip
+    robots = f"User-agent: *\nDisallow: /private/\nSitemap: {server.url('/sitemap_index.xml')}\n"
+    server.add("/robots.txt", robots.encode(), content_type="text/plain")
     server.add(
         "/sitemap_index.xml",
         index([(server.url("/news-sitemap.xml.gz"), "2024-05-03"), (server.url("/sitemap-pages.xml"), None)]),

@@ -119,7 +119,7 @@ def test_fifty_thousand_urls_are_taken_a_slice_per_run(server: FeedServer, tmp_p
     assert doc[2] == "parsed_capped" and root == ("new_urls_capped", True)
     first = {r.path for r in server.requests() if r.path.startswith("/p/")}
     server.clear_log()
-    s2, st2 = run([], db, max_new_urls_per_sitemap=20)  # due again at once: the next slice
+    _, st2 = run([], db, max_new_urls_per_sitemap=20)  # due again at once: the next slice
     second = {r.path for r in server.requests() if r.path.startswith("/p/")}
     assert st2.known_urls == 20 and st2.new_urls == 20 and len(second) == 20 and not first & second
 
