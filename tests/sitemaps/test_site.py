@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from pathlib import Path
 
 import duckdb
 
-from .conftest import build_site, run
+from .conftest import build_site, run, urlset
 
 
 def _q(db: Path, sql: str, *params: object) -> list[tuple[object, ...]]:
@@ -63,3 +64,27 @@ def test_site_discovery_news_tags_and_incremental(server, tmp_path: Path) -> Non
     s4, st4 = run([site.root], db)
     assert s4.report.total == 0 and st4.unchanged_body == 1 and st4.not_modified == 2
     assert [r.path for r in server.requests() if r.path.startswith("/article")] == []
+
+
+def test_news_tags_fill_what_the_page_lacks(server, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    text = " ".join(
+        f"Die Fähre legte um {i} Uhr im Hafen an, und die Passagiere gingen an Land." for i in range(30)
+    )
+    server.add("/bare", f"<html><body><article><p>{text}</p></article></body></html>".encode())
+    news = {server.url("/bare"): {"name": "Hafenblatt", "language": "de", "date": "2024-05-02T06:00:00+02:00",
+                                  "title": "Fähre im Hafen", "keywords": "Hafen, Fähre"}}  # fmt: skip
+    server.add("/news.xml", urlset([(server.url("/bare"), "2024-05-02")], news), content_type="text/xml")
+    db = tmp_path / "news.duckdb"
+    summary, _ = run([server.url("/news.xml")], db)
+    assert summary.report.counts["loaded"] == 1, summary.top_reasons
+    row = _q(
+        db,
+        """SELECT title, published_at, published_at_source, tags, declared_language, filled_from_feed
+           FROM articles""",
+    )
+    title, published, origin, tags, lang, filled = row[0]
+    assert (title, origin, tags, lang) == ("Fähre im Hafen", "sitemap", ["Hafen", "Fähre"], "de")
+    assert str(published).startswith("2024-05-02 04:00:00") or published.isoformat().startswith(
+        "2024-05-02T04:00"
+    )
+    assert {"title", "published_at", "tags", "declared_language"} <= set(filled)
