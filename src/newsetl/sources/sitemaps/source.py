@@ -103,7 +103,7 @@ class Own:
     sites: list[SitemapRow] = field(default_factory=list)
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class _Seen:
     lastmod: datetime | None
     article_id: str | None
@@ -112,6 +112,15 @@ class _Seen:
     attempts: int
     first_seen_at: datetime
     first_run_id: str
+    listed_by: set[str] = field(default_factory=set)  # documents that listed the URL before
+
+
+def _newer(lastmod: datetime | None, k: _Seen) -> bool:
+    """A listed lastmod newer than the page we have: than the lastmod it was fetched under,
+    or, when it had none, than when it was first fetched."""
+    if lastmod is None:
+        return False
+    return lastmod > (k.lastmod if k.lastmod is not None else k.first_seen_at)
 
 
 def hints_of(e: SitemapEntry) -> Hints | None:
@@ -254,38 +263,49 @@ class SitemapSource(UrlFetchSource):
     def _plan(
         self, root: str, sitemap: str, e: SitemapEntry, k: _Seen | None, article_id: str | None
     ) -> UrlWork | None:
+        """What to do with one listed URL: fetch it, settle it without a request, or nothing
+        (None: listed by this document before and not changed)."""
         listed = Listed(root, sitemap, e)
         work = UrlWork(0, e.url, e.url, sitemap, trusted=root, hints=hints_of(e), own=listed)
         if self.seen(e.url):
             return work  # a repeat in this run: shares the first one's outcome
-        if k is not None:
+        if k is None:
+            if article_id is not None:  # stored already (a feed, a file, a URL list): not fetched
+                work.settled = (Outcome.DUPLICATE, article_id)
+            return work
+        if sitemap in k.listed_by:
             listed.first_seen_at, listed.first_run_id = k.first_seen_at, k.first_run_id
-            newer = e.lastmod is not None and (k.lastmod is None or e.lastmod > k.lastmod)
-            if newer:
-                if k.sha256 and k.article_id:
-                    work.known = Known(k.sha256, Outcome.LOADED, k.article_id, None, None, None)
-                return work
-            if k.article_id is None and k.retryable and k.attempts < MAX_ATTEMPTS:
-                listed.attempts = k.attempts + 1
-                return work
-            self.sm_stats.known_urls += 1
-            return None
-        if article_id is not None:  # stored already (a feed, a file, a URL list): not fetched
-            work.settled = (Outcome.DUPLICATE, article_id)
-        return work
+        if _newer(e.lastmod, k):
+            if k.sha256 and k.article_id:
+                work.known = Known(k.sha256, Outcome.LOADED, k.article_id, None, None, None)
+            return work
+        if k.article_id is None and k.retryable and k.attempts < MAX_ATTEMPTS:
+            listed.attempts = k.attempts + 1
+            return work
+        if sitemap not in k.listed_by and k.article_id is not None:
+            work.settled = (Outcome.DUPLICATE, k.article_id)  # another document listed it first
+            return work
+        self.sm_stats.known_urls += 1
+        return None
 
     def _lookup(self, run: Run, urls: list[str]) -> tuple[dict[str, _Seen], dict[str, str]]:
         with run.store.session(read_only=True) as conn:
             rows = conn.execute(
-                """SELECT url, lastmod, article_id, sha256, retryable, attempts, first_seen_at, first_run_id
+                """SELECT url, lastmod, article_id, sha256, retryable, attempts, first_seen_at, first_run_id,
+                          sitemap
                    FROM sitemap_urls WHERE url IN (SELECT unnest($u))
-                   ORDER BY article_id IS NOT NULL, lastmod NULLS FIRST""",
+                   ORDER BY article_id IS NOT NULL, lastmod NULLS FIRST, first_seen_at""",
                 {"u": urls},
             ).fetchall()
             stored = conn.execute(
                 "SELECT url, article_id FROM articles WHERE url IN (SELECT unnest($u))", {"u": urls}
             ).fetchall()
-        seen = {r[0]: _Seen(*r[1:]) for r in rows}  # the best row per URL comes last
+        listed_by: dict[str, set[str]] = {}
+        for r in rows:
+            listed_by.setdefault(r[0], set()).add(r[8])
+        seen = {  # the best row per URL comes last
+            r[0]: _Seen(r[1], r[2], r[3], r[4], r[5], r[6], r[7], listed_by[r[0]]) for r in rows
+        }
         return seen, {u: a for u, a in stored}
 
     # -- loading ---------------------------------------------------------------------------
