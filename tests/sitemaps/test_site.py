@@ -86,3 +86,24 @@ def test_news_tags_fill_what_the_page_lacks(server, tmp_path: Path) -> None:  # 
     assert (title, origin, tags, lang) == ("Fähre im Hafen", "sitemap", ["Hafen", "Fähre"], "de")
     assert published == datetime(2024, 5, 2, 4, 0, tzinfo=UTC)
     assert {"title", "published_at", "tags", "declared_language"} <= set(filled)
+
+
+def test_sitemap_pages_get_the_text_files_get(server, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    from newsetl.sources.files import ingest_files
+
+    from ..feeds.conftest import benchmark_pages
+    from .conftest import sm_settings
+
+    pages = benchmark_pages()[10:18]
+    folder = tmp_path / "pages"
+    folder.mkdir()
+    for i, (pid, html, _) in enumerate(pages):
+        (folder / f"{pid}.html").write_bytes(html)
+        server.add(f"/story/{i}", html)
+    server.add("/map.xml", urlset([(server.url(f"/story/{i}"), None) for i in range(len(pages))]))
+    files_db, site_db = tmp_path / "files.duckdb", tmp_path / "site.duckdb"
+    ingest_files([folder], sm_settings(files_db))
+    summary, _ = run([server.url("/map.xml")], site_db)
+    assert summary.report.counts["loaded"] == len(pages)
+    texts = "SELECT text, word_count, language FROM articles ORDER BY content_hash"
+    assert _q(site_db, texts) == _q(files_db, texts)
