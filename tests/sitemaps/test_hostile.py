@@ -133,3 +133,10 @@ def test_a_site_without_sitemaps_is_failing_with_the_reason(server: FeedServer, 
     with duckdb.connect(str(db), read_only=True) as conn:
         health = conn.execute("SELECT health, error_streak, last_error FROM v_sitemap_health").fetchone()
     assert health is not None and health[:2] == ("failing", 1) and "no sitemap found" in health[2]
+    from newsetl.analysis.status import warehouse_status
+    from newsetl.settings import Settings
+    from newsetl.storage.backends import open_warehouse
+
+    sections = {s.title: s for s in warehouse_status(open_warehouse(Settings.make(db=db).storage)).sections}
+    assert sections["sitemaps"].rows == [(1, 0, 1, 1, 0)]
+    assert "no sitemap found" in sections["failing sitemaps"].rows[0][2]
