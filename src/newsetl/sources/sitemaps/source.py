@@ -54,7 +54,9 @@ from newsetl.sources.sitemaps.registry import (
 )
 from newsetl.sources.urls.fetch import UrlChunk, UrlFetchSource, UrlWork, decisions_of
 from newsetl.storage import writes
+from newsetl.web.pages import load_robots
 from newsetl.web.politeness import GlobalSlot
+from newsetl.web.robots import RobotsFile, origin_of
 from newsetl.web.ssrf import Resolver
 
 SITEMAPS_FLOW = "ingest-sitemaps"
@@ -121,6 +123,11 @@ def _newer(lastmod: datetime | None, k: _Seen) -> bool:
     if lastmod is None:
         return False
     return lastmod > (k.lastmod if k.lastmod is not None else k.first_seen_at)
+
+
+def _robots(run: Run, url: str) -> list[RobotsFile]:
+    with run.store.session(read_only=True) as conn:
+        return load_robots(conn, [origin_of(url)])
 
 
 def hints_of(e: SitemapEntry) -> Hints | None:
@@ -199,6 +206,8 @@ class SitemapSource(UrlFetchSource):
         with run.store.session(read_only=True) as conn:
             stored = load_documents(conn, root.url)
         crawl = SiteCrawl(self.web, self._settings, root.url, run.run_id, self.sm_stats, now)
+        if root.kind == "site":  # robots.txt answers kept in the warehouse (24 h) are reused
+            self.web.robots.preload(_robots(run, root.url))
         queue = deque(crawl.seeds(root.kind))
         top_errors: list[str] = []
         top_total, new_urls, capped = 0, 0, False
