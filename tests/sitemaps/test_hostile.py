@@ -13,7 +13,7 @@ from pathlib import Path
 import duckdb
 
 from ..feeds.server import FeedServer
-from .conftest import index, run, urlset
+from .conftest import PeakRss, index, run, urlset
 
 BILLION_LAUGHS = b"""<?xml version="1.0"?>
 <!DOCTYPE lolz [
@@ -92,6 +92,7 @@ def test_hostile_documents_end_with_reasons_in_bounded_memory(server: FeedServer
     assert (
         server.hits("/index.xml") == 1 and server.hits("/deep1.xml") == 1 and server.hits("/deep2.xml") == 0
     )
+    print(f"hostile documents: peak traced memory {peak / MB:.0f} MB, {elapsed:.1f} s")
     assert peak < 160 * MB, f"peak traced memory {peak / MB:.0f} MB"
     assert elapsed < 30, f"{elapsed:.1f} s"
     with duckdb.connect(str(db), read_only=True) as conn:
@@ -107,8 +108,11 @@ def test_fifty_thousand_urls_are_taken_a_slice_per_run(server: FeedServer, tmp_p
     server.add("/big.xml.gz", body, content_type="application/gzip")
     db = tmp_path / "news.duckdb"
     started = time.monotonic()
-    s1, st1 = run([server.url("/big.xml.gz")], db, max_new_urls_per_sitemap=20)
+    with PeakRss() as rss:
+        s1, st1 = run([server.url("/big.xml.gz")], db, max_new_urls_per_sitemap=20)
     assert time.monotonic() - started < 60
+    print(f"50,001 URLs: +{rss.growth_mb:.0f} MB resident, {time.monotonic() - started:.1f} s")
+    assert rss.growth_mb < 250, f"resident memory grew by {rss.growth_mb:.0f} MB"
     assert st1.urls_listed == 50_000 and st1.over_limit == 1
     assert st1.new_urls == 20 and st1.deferred_urls == 49_980
     assert s1.report.total == 20 and s1.report.counts["rejected"] == 20  # the pages answer 404
