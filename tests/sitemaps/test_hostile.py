@@ -144,3 +144,18 @@ def test_a_site_without_sitemaps_is_failing_with_the_reason(server: FeedServer, 
     sections = {s.title: s for s in warehouse_status(open_warehouse(Settings.make(db=db).storage)).sections}
     assert sections["sitemaps"].rows == [(1, 0, 1, 1, 0)]
     assert "no sitemap found" in sections["failing sitemaps"].rows[0][2]
+
+
+def test_a_site_without_sitemap_lines_falls_back_to_sitemap_xml(server: FeedServer, tmp_path: Path) -> None:
+    text = "\n\n".join(
+        f"Paragraph {i}: the harbour ferry left at dawn with forty passengers aboard." for i in range(12)
+    )
+    server.add("/story.txt", text.encode(), content_type="text/plain; charset=utf-8")
+    server.add("/robots.txt", b"User-agent: *\nDisallow: /private/\n", content_type="text/plain")
+    server.add("/sitemap.xml", b"http://127.0.0.1:%d/story.txt\n" % server.port, content_type="text/plain")
+    db = tmp_path / "news.duckdb"
+    summary, stats = run([server.url("/")], db)
+    assert summary.report.counts["loaded"] == 1 and stats.parsed == 1
+    with duckdb.connect(str(db), read_only=True) as conn:
+        doc = conn.execute("SELECT url, parent, doc_type FROM sitemap_documents").fetchone()
+    assert doc == (server.url("/sitemap.xml"), None, "text")
