@@ -18,6 +18,7 @@ from rich.table import Table
 from rich.text import Text
 
 from newsetl.cli.app import DbOption, app, err, fail, out, render_rows, store_for
+from newsetl.cli.tables import FormatOption, WideOption
 from newsetl.errors import NewsetlError
 
 DateOption = typer.Option(formats=["%Y-%m-%d"], show_default=False)
@@ -195,7 +196,8 @@ def clusters(
     limit: Annotated[int, typer.Option("--limit", "-n", help="Clusters to list.")] = 20,
     min_outlets: Annotated[int, typer.Option(help="Only stories run by at least this many domains.")] = 0,
     db: DbOption = None,
-    fmt: Annotated[str, typer.Option("--format", "-f", help="table, csv, json or markdown.")] = "table",
+    fmt: FormatOption = None,
+    wide: WideOption = False,
 ) -> None:
     """Stories that ran more than once: near-duplicate clusters across sources and runs.
 
@@ -226,7 +228,8 @@ def clusters(
         raise fail(str(exc)) from None
     if cluster is not None and not rows:
         raise fail(f"{cluster} is not in a cluster with other articles")
-    render_rows(columns, rows, fmt, 1000)
+    keys = ("cluster_id", "articles", "title") if cluster is None else ("article_id", "title")
+    render_rows(columns, rows, fmt, 1000, wide=wide, keys=keys)
 
 
 @app.command()

@@ -24,6 +24,7 @@ from newsetl.cli.app import (
     run_flow_command,
     store_for,
 )
+from newsetl.cli.tables import FormatOption, WideOption
 from newsetl.errors import NewsetlError
 
 feeds_app = typer.Typer(
@@ -72,7 +73,8 @@ def feeds_add(
 @feeds_app.command("list")
 def feeds_list(
     db: DbOption = None,
-    fmt: Annotated[str, typer.Option("--format", "-f", help="table, csv, json or markdown.")] = "table",
+    fmt: FormatOption = None,
+    wide: WideOption = False,
     max_rows: Annotated[int, typer.Option(help="Rows to print in table format.")] = 500,
 ) -> None:
     """Registered feeds with their health: status, last success, error streak, next check, entries.
@@ -90,7 +92,7 @@ def feeds_list(
         raise fail(str(exc)) from None
     except duckdb.CatalogException:
         raise fail(_NO_FEED_TABLES) from None
-    render_rows(columns, rows, fmt, max_rows)
+    render_rows(columns, rows, fmt, max_rows, wide=wide, keys=("name", "health", "url", "next_check_at"))
 
 
 @feeds_app.command("remove")
