@@ -99,7 +99,10 @@ def test_rejection_jump_needs_enough_inputs_and_a_baseline(tmp_path: Path) -> No
     day += timedelta(days=1)
     write_day(store, "c.example", day, Day(articles=3, rejected=8))
     opened = check_sources(store, now=clock(day)).opened
-    assert {(a.source_type, a.metric) for a in opened} == {("domain", "rejection_rate"), ("feed", "rejection_rate")}
+    assert {(a.source_type, a.metric) for a in opened} == {
+        ("domain", "rejection_rate"),
+        ("feed", "rejection_rate"),
+    }
     assert opened[0].baseline == pytest.approx(1 / 11)
 
     # A brand-new source has no baseline: nothing fires however it looks.
@@ -121,8 +124,12 @@ def test_detect_is_pure_over_a_frame() -> None:
     assert sorted(a.metric for a in drift.opened) == ["authors_share", "median_words"]
     # Too small a window: nothing.
     assert detect(frame, [], today, DriftSettings(min_recent=13)).opened == []
-    assert RULE_BY_METRIC["median_words"].recovered(500, 400) and not RULE_BY_METRIC["median_words"].recovered(500, 300)
-    assert RULE_BY_METRIC["rejection_rate"].fires(0.05, 0.3) and not RULE_BY_METRIC["rejection_rate"].fires(0.05, 0.2)
+    assert RULE_BY_METRIC["median_words"].recovered(500, 400) and not RULE_BY_METRIC[
+        "median_words"
+    ].recovered(500, 300)
+    assert RULE_BY_METRIC["rejection_rate"].fires(0.05, 0.3) and not RULE_BY_METRIC["rejection_rate"].fires(
+        0.05, 0.2
+    )
 
 
 def test_health_command_lists_open_alerts_and_exits_1(tmp_path: Path) -> None:
