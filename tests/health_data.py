@@ -57,9 +57,10 @@ def write_day(store: Warehouse, domain: str, day: date, spec: Day, *, serial: in
         inputs.append({"run_id": run_id, "source_kind": "feed", "source_ref": url, "parent_ref": feed,
                        "outcome": "loaded", "article_id": aid, "seen_at": at})  # fmt: skip
     for n in range(spec.rejected):
+        reason = f"too little text for an article ({n % 5} words, minimum 8)"
         inputs.append({"run_id": run_id, "source_kind": "feed", "source_ref": f"https://{domain}/r/{day}/{n}",
-                       "parent_ref": feed, "outcome": "rejected", "stage": "extract",
-                       "reason": f"too little text for an article ({n % 5} words, minimum 8)", "seen_at": at})  # fmt: skip
+                       "parent_ref": feed, "outcome": "rejected", "stage": "extract", "reason": reason,
+                       "seen_at": at})  # fmt: skip
     for n in range(spec.duplicates):
         inputs.append({"run_id": run_id, "source_kind": "feed", "source_ref": f"https://{domain}/d/{day}/{n}",
                        "parent_ref": feed, "outcome": "duplicate", "article_id": articles[0]["article_id"],

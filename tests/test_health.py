@@ -59,7 +59,8 @@ def test_drift_fires_on_a_template_change_and_clears_on_recovery(tmp_path: Path)
     opened = {(a.source_key, a.metric): a for a in check.opened}
     assert set(opened) == {
         ("domain:a.example", "median_words"), ("domain:a.example", "date_share"),
-        ("feed:https://a.example/feed.xml", "median_words"), ("feed:https://a.example/feed.xml", "date_share"),
+        ("feed:https://a.example/feed.xml", "median_words"),
+        ("feed:https://a.example/feed.xml", "date_share"),
     }  # fmt: skip
     words = opened[("domain:a.example", "median_words")]
     assert (words.baseline, words.now, words.since) == (600.0, 250.0, changed)
@@ -116,9 +117,10 @@ def test_detect_is_pure_over_a_frame() -> None:
     for d in range(16):
         day = today - timedelta(days=15 - d)
         words = 100 if d >= 14 else 500
-        rows += [{"source_key": "domain:x", "source_type": "domain", "source": "x", "day": day,
-                  "outcome": "loaded", "is_article": True, "word_count": words, "has_title": True,
-                  "has_date": True, "has_authors": d < 14, "has_language": True, "feed_text": False}] * 6  # fmt: skip
+        row = {"source_key": "domain:x", "source_type": "domain", "source": "x", "day": day,
+               "outcome": "loaded", "is_article": True, "word_count": words, "has_title": True,
+               "has_date": True, "has_authors": d < 14, "has_language": True, "feed_text": False}  # fmt: skip
+        rows += [row] * 6
     frame = pl.DataFrame(rows)
     drift = detect(frame, [], today, DriftSettings())
     assert sorted(a.metric for a in drift.opened) == ["authors_share", "median_words"]
