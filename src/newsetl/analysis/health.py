@@ -228,6 +228,7 @@ class HealthCheck:
     opened: list[Alert]
     resolved: list[Alert]
     still_open: list[Alert]
+    open_total: int = 0  # open alerts after the check, of every source
 
 
 def check_sources_in(
@@ -269,6 +270,7 @@ def check_sources_in(
         drift.opened,
         [_with_now(by_id[i], v) for i, v in drift.resolved.items()],
         [_with_now(by_id[i], v) for i, v in drift.still_open.items()],
+        len(open_alerts) + len(drift.opened) - len(drift.resolved),
     )
 
 
