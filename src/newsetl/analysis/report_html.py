@@ -89,7 +89,7 @@ def stacked_bars(days: list[date], series: dict[str, list[int]], label: str, hei
         y = top + plot_h - plot_h * k / 4
         parts.append(f'<line x1="{left}" x2="{width - 8}" y1="{y:.1f}" y2="{y:.1f}" stroke="#eceff2"/>')
         parts.append(f'<text x="{left - 6}" y="{y + 4:.1f}" font-size="11" text-anchor="end" '
-                     f'fill="#5b6470">{round(ymax * k / 4)}</text>')  # fmt: skip
+                     f'fill="#5b6470">{ymax * k / 4:g}</text>')  # fmt: skip
     step = max(1, len(days) // 10)
     for i, d in enumerate(days):
         x = left + i * bw
@@ -111,8 +111,13 @@ def stacked_bars(days: list[date], series: dict[str, list[int]], label: str, hei
     return "".join(parts) + _legend(colors)
 
 
-def hbars(items: list[tuple[str, float, str]], height_per: int = 22, value_fmt: str = "{:.0f}") -> str:
-    """Horizontal bars: (label, value, tooltip)."""
+def hbars(
+    items: list[tuple[str, float, str]],
+    height_per: int = 22,
+    value_fmt: str = "{:.0f}",
+    colors: dict[str, str] | None = None,
+) -> str:
+    """Horizontal bars: (label, value, tooltip); ``colors`` by label (default: blue)."""
     if not items:
         return '<p class="empty">nothing to show</p>'
     width, label_w = 1040, 420
@@ -127,7 +132,8 @@ def hbars(items: list[tuple[str, float, str]], height_per: int = 22, value_fmt: 
             f"<g><title>{escape(tip)}</title>"
             f'<text x="{label_w - 8}" y="{y + 15}" font-size="12" text-anchor="end">{escape(short)}</text>'
             f'<rect x="{label_w}" y="{y + 3}" width="{max(w, 1):.1f}" height="{height_per - 6}" '
-            f'fill="{PALETTE[0]}"/><text x="{label_w + w + 6:.1f}" y="{y + 15}" font-size="12">'
+            f'fill="{(colors or {}).get(label, PALETTE[0])}"/>'
+            f'<text x="{label_w + w + 6:.1f}" y="{y + 15}" font-size="12">'
             f"{value_fmt.format(value)}</text></g>"
         )
     parts.append("</svg>")
@@ -195,7 +201,11 @@ def _feeds(data: ReportData) -> str:
         f"<td>{escape((f['last_error'] or '')[:120])}</td></tr>"
         for f in data.feeds
     ]
-    bars = hbars([(k, float(v), f"{k}: {v} feed(s)") for k, v in sorted(data.feed_counts.items())])
+    health_colors = {"ok": PALETTE[2], "failing": PALETTE[3], "new": OTHER}
+    bars = hbars(
+        [(k, float(v), f"{k}: {v} feed(s)") for k, v in sorted(data.feed_counts.items())],
+        colors=health_colors,
+    )
     return f"<p>{counts}</p>{bars}" + _table(
         ["name", "url", "health", "status", "errors", "last success", "next check", "articles", "last error"],
         rows,
