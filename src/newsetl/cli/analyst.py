@@ -261,7 +261,8 @@ def relink(db: DbOption = None) -> None:
 @app.command()
 def history(
     article: Annotated[
-        str, typer.Argument(help="Article id (or a unique prefix) or URL.", show_default=False)
+        str,
+        typer.Argument(help="Article id (or a unique prefix of 4+ characters) or URL.", show_default=False),
     ],
     db: DbOption = None,
     diff: Annotated[bool, typer.Option("--diff/--no-diff", help="Show the text changes.")] = True,
@@ -270,13 +271,13 @@ def history(
 
     Example:  newsetl history https://example.com/news/harbour-ferry --db warehouse/news.duckdb
     """
-    from newsetl.analysis.history import article_history, resolve_article
+    from newsetl.analysis.history import article_history, resolve_article, why_unresolved
 
     try:
         with _read_session(db) as conn:
             article_id = resolve_article(conn, article)
             if article_id is None:
-                raise fail(f"no article matches {article!r}")
+                raise fail(why_unresolved(conn, article))
             h = article_history(conn, article_id)
     except NewsetlError as exc:
         raise fail(str(exc)) from None
