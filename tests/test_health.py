@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import json
-from datetime import date, timedelta
+import uuid
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import polars as pl
@@ -153,3 +154,36 @@ def test_health_command_lists_open_alerts_and_exits_1(tmp_path: Path) -> None:
     assert payload["feed_problems"] == []
     result = runner.invoke(app, ["health", "--db", str(db)], env=env)
     assert result.exit_code == 1 and "domain:a.example" in result.stdout and "median_words" in result.stdout
+
+
+def test_the_readme_automation_matches_the_drift_event() -> None:
+    """automations/source-drift.yaml is a valid Prefect automation whose trigger covers the
+    event a flow run emits for a new alert (Prefect's own trigger matching)."""
+    import yaml
+    from flows._health import drift_event
+    from prefect.events.schemas.automations import AutomationCore
+    from prefect.server.events.schemas.automations import EventTrigger
+    from prefect.server.events.schemas.events import ReceivedEvent
+
+    from newsetl.analysis.health import Alert
+
+    from .conftest import ROOT
+
+    spec = yaml.safe_load((ROOT / "automations" / "source-drift.yaml").read_text())
+    automation = AutomationCore.model_validate(spec)
+    trigger = EventTrigger.model_validate(automation.trigger.model_dump())
+    alert = Alert("feed:https://a.example/rss", "feed", "https://a.example/rss", "date_share",
+                  "publication dates vanished", 0.95, 0.0, date(2026, 3, 2))  # fmt: skip
+    emitted = drift_event(alert)
+    stamp = {"occurred": datetime.now(UTC), "id": uuid.uuid4()}
+    event = ReceivedEvent(
+        event=emitted["event"], resource=emitted["resource"], payload=emitted["payload"], **stamp
+    )
+    assert trigger.covers(event)
+    assert event.resource["newsetl.metric"] == "date_share"
+    assert event.resource["newsetl.source"] == "https://a.example/rss"
+    recovered = drift_event(alert, "newsetl.source.recovered")
+    assert not trigger.covers(
+        ReceivedEvent(event=recovered["event"], resource=recovered["resource"], **stamp)
+    )
+    assert automation.actions[0].type == "send-notification"
