@@ -57,8 +57,25 @@ def health_markdown(check: HealthCheck, open_total: int) -> str:
         ]
     else:
         lines.append("No alert opened or cleared by this run.")
+    if check.today:
+        lines += [f"\n#### Sources today ({check.checked_at:%Y-%m-%d}, UTC)\n",
+                  "| domain | articles | rejected | median words | dated | bylines | feed text |",
+                  "|---|---|---|---|---|---|---|"]  # fmt: skip
+        lines += [
+            f"| {r['source']} | {r['articles']} | {r['rejected']} | {_num(r['median_words'])} "
+            f"| {_pct(r['date_share'])} | {_pct(r['authors_share'])} | {_pct(r['feed_text_share'])} |"
+            for r in check.today
+        ]
     lines.append("\n`newsetl health` lists them; `newsetl report --out report.html` charts every source.\n")
     return "\n".join(lines)
+
+
+def _num(v: float | None) -> str:
+    return "" if v is None else f"{v:.0f}"
+
+
+def _pct(v: float | None) -> str:
+    return "" if v is None else f"{v * 100:.0f}%"
 
 
 @task(name="check-source-health", cache_policy=NO_CACHE)

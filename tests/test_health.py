@@ -67,6 +67,12 @@ def test_drift_fires_on_a_template_change_and_clears_on_recovery(tmp_path: Path)
     assert (words.baseline, words.now, words.since) == (600.0, 250.0, changed)
     assert opened[("domain:a.example", "date_share")].baseline == 1.0
     assert opened[("domain:a.example", "date_share")].now == 0.0
+    from flows._health import health_markdown  # what the run's summary artifact shows
+
+    md = health_markdown(check, check.open_total)
+    assert "Source health: 4 open drift alert(s)" in md
+    assert "| new | `domain:a.example` | median_words | 600 | 250 |" in md
+    assert "| a.example | 10 | 0 | 250 | 0% | 100% | 0% |" in md and "| b.example | 10 |" in md
 
     # The same day checked again (next flow run): nothing new, the alerts stay open.
     again = check_sources(store, now=clock(last, 20), run_id="r2")
@@ -142,9 +148,9 @@ def test_health_command_lists_open_alerts_and_exits_1(tmp_path: Path) -> None:
     store = warehouse(db)
     runner = CliRunner()
     env = {"COLUMNS": "120"}
-    result = runner.invoke(app, ["health", "--db", str(db)], env=env)
+    result = runner.invoke(app, ["health", "--db", str(db), "--format", "table"], env=env)
     assert result.exit_code == 0, result.output
-    assert "no open drift alerts" in result.stdout
+    assert "no open drift alerts" in result.stdout and "no feed problems" in result.stdout
     last = write_history(store, "a.example", START, [Day()] * 14 + [Day(words=200)] * 2)
     check_sources(store, now=clock(last))
     result = runner.invoke(app, ["health", "--db", str(db), "--json"], env=env)
@@ -152,8 +158,11 @@ def test_health_command_lists_open_alerts_and_exits_1(tmp_path: Path) -> None:
     payload = json.loads(result.stdout)
     assert {a["metric"] for a in payload["alerts"]} == {"median_words"}
     assert payload["feed_problems"] == []
-    result = runner.invoke(app, ["health", "--db", str(db)], env=env)
+    result = runner.invoke(app, ["health", "--db", str(db), "--format", "table"], env=env)
     assert result.exit_code == 1 and "domain:a.example" in result.stdout and "median_words" in result.stdout
+    piped = runner.invoke(app, ["health", "--db", str(db)], env=env).stdout.split("\n")
+    assert piped[0] == "# open drift alerts" and piped[1].startswith("source_key\tmetric\tbaseline")
+    assert piped[2].split("\t")[:2] == ["domain:a.example", "median_words"] and "# feed problems" in piped
 
 
 def test_the_readme_automation_matches_the_drift_event() -> None:

@@ -229,6 +229,7 @@ class HealthCheck:
     resolved: list[Alert]
     still_open: list[Alert]
     open_total: int = 0  # open alerts after the check, of every source
+    today: list[dict[str, Any]] = field(default_factory=list)  # the day's largest domains (day_summary)
 
 
 def check_sources_in(
@@ -271,6 +272,19 @@ def check_sources_in(
         [_with_now(by_id[i], v) for i, v in drift.resolved.items()],
         [_with_now(by_id[i], v) for i, v in drift.still_open.items()],
         len(open_alerts) + len(drift.opened) - len(drift.resolved),
+        day_summary(conn, today),
+    )
+
+
+def day_summary(conn: duckdb.DuckDBPyConnection, day: date, limit: int = 10) -> list[dict[str, Any]]:
+    """The day's largest domains from ``source_daily``: what a run's artifact shows of the report."""
+    return _dicts(
+        conn.execute(
+            """SELECT source, articles, rejected, median_words, date_share, authors_share, feed_text_share
+               FROM source_daily WHERE source_type = 'domain' AND day = ?
+               ORDER BY articles DESC, source LIMIT ?""",
+            [day, limit],
+        )
     )
 
 

@@ -14,7 +14,7 @@ import duckdb
 import typer
 
 from newsetl.cli.app import DbOption, app, fail, out, render_rows, store_for
-from newsetl.cli.tables import FormatOption, WideOption
+from newsetl.cli.tables import FormatOption, WideOption, choose_format
 from newsetl.errors import NewsetlError
 
 
@@ -46,23 +46,36 @@ def health(
         raise fail(str(exc)) from None
     except duckdb.Error as exc:
         raise fail(" ".join(str(exc).split())) from None
-    if json_out:
+    try:
+        chosen = "json" if json_out else choose_format(fmt, out)
+    except ValueError as exc:
+        raise fail(str(exc), code=2) from None
+    if chosen == "json":
         sys.stdout.write(json.dumps({"ok": h.ok, "alerts": h.alerts, "feed_problems": h.feed_problems},
                                     default=str, ensure_ascii=False) + "\n")  # fmt: skip
     else:
-        if h.alerts:
-            render_rows(list(ALERT_COLUMNS), [tuple(a.values()) for a in h.alerts], fmt, 500, wide=wide,
-                        keys=("source_key", "metric", "baseline", "now", "since"),
-                        title=f"open drift alerts ({len(h.alerts)})")  # fmt: skip
-        else:
-            out.print("no open drift alerts", highlight=False)
-        if h.feed_problems:
-            rows = [tuple(p.values()) for p in h.feed_problems]
-            render_rows(list(FEED_PROBLEM_COLUMNS), rows, fmt, 500, wide=wide,
-                        keys=("name", "problem", "url", "error_streak"),
-                        title=f"feed problems ({len(rows)})")  # fmt: skip
-        else:
-            out.print("no feed problems", highlight=False)
+        sections = [
+            (
+                "open drift alerts",
+                ALERT_COLUMNS,
+                h.alerts,
+                ("source_key", "metric", "baseline", "now", "since"),
+            ),
+            (
+                "feed problems",
+                FEED_PROBLEM_COLUMNS,
+                h.feed_problems,
+                ("name", "problem", "url", "error_streak"),
+            ),
+        ]
+        for title, columns, rows, keys in sections:
+            if chosen != "table":
+                sys.stdout.write(f"# {title}\n")
+            elif not rows:
+                out.print(f"no {title}", highlight=False)
+                continue
+            render_rows(list(columns), [tuple(r.values()) for r in rows], chosen, 500, wide=wide, keys=keys,
+                        title=f"{title} ({len(rows)})")  # fmt: skip
     if not h.ok:
         raise typer.Exit(1)
 
