@@ -5,9 +5,12 @@ screenshot. Skips the test with a clear message when Debian's ``chromium`` is ab
 from __future__ import annotations
 
 import base64
+import contextlib
 import itertools
 import json
+import os
 import shutil
+import signal
 import subprocess
 import tempfile
 import time
@@ -60,12 +63,13 @@ def render_page(url: str, screenshot: Path, width: int = 1200, height: int = 200
 
     binary = chromium_binary()
     result = PageResult()
-    with tempfile.TemporaryDirectory(prefix="newsetl-chromium-") as tmp:
+    # Chromium's helper processes may still write to the profile for a moment after the kill.
+    with tempfile.TemporaryDirectory(prefix="newsetl-chromium-", ignore_cleanup_errors=True) as tmp:
         user_dir = Path(tmp)
         proc = subprocess.Popen(
             [binary, *FLAGS, f"--user-data-dir={user_dir}", "--remote-debugging-port=0",
              f"--window-size={width},{height}", "about:blank"],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
         )  # fmt: skip
         try:
             ws_url = _open_devtools(user_dir, proc)
@@ -115,7 +119,8 @@ def render_page(url: str, screenshot: Path, width: int = 1200, height: int = 200
                 result.screenshot = base64.b64decode(shot["data"])
                 screenshot.write_bytes(result.screenshot)
         finally:
-            proc.kill()
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(proc.pid, signal.SIGKILL)  # the browser and its helper processes
             proc.wait(timeout=30)
     return result
 

@@ -22,36 +22,37 @@ CREATE TABLE source_alerts (
     resolved_value      DOUBLE                   -- the metric when it recovered
 );
 
--- One row per input per source it belongs to: its domain (the article's, else the host of
--- the URL it came from) and its parent (the feed of a feed entry; later a sitemap).
--- Article metadata is that of the article's current version, for inputs that loaded or
--- updated it; `unchanged` inputs count as seen, not as new articles.
+-- One row per input, with its domain (the article's, else the host of the URL it came from)
+-- and, for inputs that loaded or updated an article, that article's metadata (its current
+-- version). A view (inlined where it is used), so filters on seen_at reach the inputs scan.
+CREATE VIEW source_input_facts AS
+SELECT
+    i.run_id, i.source_kind, i.source_ref, i.parent_ref, i.outcome, i.stage, i.reason, i.seen_at,
+    CAST(i.seen_at AT TIME ZONE 'UTC' AS DATE) AS day,
+    i.outcome IN ('loaded', 'updated') AS is_article,
+    coalesce(
+        CASE WHEN i.outcome IN ('loaded', 'updated') THEN a.domain END,
+        nullif(regexp_extract(lower(i.source_ref), '^https?://(?:[^/@]*@)?(?:www\.)?([^/:?#]+)', 1), ''),
+        a.domain
+    ) AS domain,
+    CASE WHEN i.outcome IN ('loaded', 'updated') THEN a.word_count END AS word_count,
+    CASE WHEN i.outcome IN ('loaded', 'updated') THEN a.title IS NOT NULL AND trim(a.title) <> '' END
+        AS has_title,
+    CASE WHEN i.outcome IN ('loaded', 'updated') THEN a.published_at IS NOT NULL END AS has_date,
+    CASE WHEN i.outcome IN ('loaded', 'updated') THEN coalesce(len(a.authors), 0) > 0 END AS has_authors,
+    CASE WHEN i.outcome IN ('loaded', 'updated') THEN a.language IS NOT NULL END AS has_language,
+    CASE WHEN i.outcome IN ('loaded', 'updated') THEN a.text_source = 'feed' END AS feed_text
+FROM inputs AS i
+LEFT JOIN articles AS a ON a.article_id = i.article_id;
+
+-- One row per input per source it belongs to: its domain and its parent (the feed of a feed
+-- entry; later a sitemap). `unchanged` inputs count as seen, not as new articles.
 CREATE VIEW source_inputs AS
-WITH i AS (
-    SELECT
-        i.run_id, i.source_kind, i.source_ref, i.parent_ref, i.outcome, i.stage, i.reason, i.seen_at,
-        CAST(i.seen_at AT TIME ZONE 'UTC' AS DATE) AS day,
-        i.outcome IN ('loaded', 'updated') AS is_article,
-        coalesce(
-            CASE WHEN i.outcome IN ('loaded', 'updated') THEN a.domain END,
-            nullif(regexp_extract(lower(i.source_ref), '^https?://(?:[^/@]*@)?(?:www\.)?([^/:?#]+)', 1), ''),
-            a.domain
-        ) AS domain,
-        CASE WHEN i.outcome IN ('loaded', 'updated') THEN a.word_count END AS word_count,
-        CASE WHEN i.outcome IN ('loaded', 'updated') THEN a.title IS NOT NULL AND trim(a.title) <> '' END
-            AS has_title,
-        CASE WHEN i.outcome IN ('loaded', 'updated') THEN a.published_at IS NOT NULL END AS has_date,
-        CASE WHEN i.outcome IN ('loaded', 'updated') THEN coalesce(len(a.authors), 0) > 0 END AS has_authors,
-        CASE WHEN i.outcome IN ('loaded', 'updated') THEN a.language IS NOT NULL END AS has_language,
-        CASE WHEN i.outcome IN ('loaded', 'updated') THEN a.text_source = 'feed' END AS feed_text
-    FROM inputs AS i
-    LEFT JOIN articles AS a ON a.article_id = i.article_id
-)
 SELECT 'domain' AS source_type, domain AS source, 'domain:' || domain AS source_key, * EXCLUDE (domain)
-FROM i WHERE domain IS NOT NULL
+FROM source_input_facts WHERE domain IS NOT NULL
 UNION ALL
 SELECT source_kind, parent_ref, source_kind || ':' || parent_ref, * EXCLUDE (domain)
-FROM i WHERE parent_ref IS NOT NULL;
+FROM source_input_facts WHERE parent_ref IS NOT NULL;
 
 -- Per source per UTC day (of ingestion): inputs by outcome, the rejection rate, and what the
 -- new articles carried (shares are 0..1 over the day's loaded and updated articles).
@@ -100,8 +101,8 @@ GROUP BY ALL;
 -- quiet still shows how it was), the days before as context, and its open drift alerts.
 CREATE VIEW source_health AS
 WITH last AS (
-    SELECT source_key, max(day) AS last_day, min(day) AS first_day, count(*) AS days_seen
-    FROM source_daily GROUP BY source_key
+    SELECT source_key, max(day) AS last_day, min(day) AS first_day, count(DISTINCT day) AS days_seen
+    FROM source_inputs GROUP BY source_key
 ),
 recent AS (
     SELECT

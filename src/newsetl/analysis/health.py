@@ -20,6 +20,7 @@ never becomes its own baseline while the alert is open).
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from typing import Any, Literal
@@ -130,10 +131,11 @@ def _share(column: str) -> pl.Expr:
     return pl.col(column).cast(pl.Float64).mean()  # nulls (inputs that are not articles) skipped
 
 
-def window_metrics(inputs: pl.DataFrame) -> pl.DataFrame:
-    """Per source: sizes (articles, considered inputs, days) and every rule's metric."""
+def window_metrics(inputs: pl.DataFrame, by: Sequence[str] = ("source_key",)) -> pl.DataFrame:
+    """Per source (or per ``by``, e.g. source and day): sizes (articles, considered inputs,
+    days) and every rule's metric."""
     considered = pl.col("outcome") != "unchanged"
-    return inputs.group_by("source_key").agg(
+    return inputs.group_by(list(by)).agg(
         pl.col("source_type").first(),
         pl.col("source").first(),
         pl.col("day").min().alias("first_day"),
@@ -207,11 +209,34 @@ def detect(
 # --- the load step ----------------------------------------------------------------------------
 
 
+def day_bounds(start: date, end: date) -> tuple[datetime, datetime]:
+    """The ``seen_at`` range of UTC days ``start``..``end``: filtering on it (rather than on the
+    computed ``day``) lets the scan of ``inputs`` skip old row groups and the join with
+    ``articles`` start from the window's inputs."""
+    lo = datetime(start.year, start.month, start.day, tzinfo=UTC)
+    return lo, datetime(end.year, end.month, end.day, tzinfo=UTC) + timedelta(days=1)
+
+
+def load_window(
+    conn: duckdb.DuckDBPyConnection, start: date, end: date, keys: Sequence[str] | None = None
+) -> pl.DataFrame:
+    """``source_inputs`` rows (:data:`INPUT_COLUMNS`) of UTC days ``start``..``end``, of every
+    source or of the source ``keys``."""
+    lo, hi = day_bounds(start, end)
+    only = "AND source_key IN (SELECT unnest($keys))" if keys is not None else ""
+    params: dict[str, Any] = {"lo": lo, "hi": hi}
+    if keys is not None:
+        params["keys"] = list(keys)
+    return conn.execute(
+        f"""SELECT {", ".join(INPUT_COLUMNS)} FROM source_inputs
+            WHERE seen_at >= $lo AND seen_at < $hi {only}""",
+        params,
+    ).pl()
+
+
 def load_inputs(conn: duckdb.DuckDBPyConnection, today: date, cfg: DriftSettings) -> pl.DataFrame:
     start, _, end = cfg.windows(today)
-    return conn.execute(
-        f"SELECT {', '.join(INPUT_COLUMNS)} FROM source_inputs WHERE day BETWEEN ? AND ?", [start, end]
-    ).pl()
+    return load_window(conn, start, end)
 
 
 def read_open_alerts(conn: duckdb.DuckDBPyConnection) -> list[Alert]:
@@ -277,13 +302,19 @@ def check_sources_in(
 
 
 def day_summary(conn: duckdb.DuckDBPyConnection, day: date, limit: int = 10) -> list[dict[str, Any]]:
-    """The day's largest domains from ``source_daily``: what a run's artifact shows of the report."""
+    """The day's largest domains (the ``source_daily`` figures): what a run's artifact shows
+    of the report. Read from ``source_inputs`` within the day's ``seen_at`` range (fast)."""
+    lo, hi = day_bounds(day, day)
     return _dicts(
         conn.execute(
-            """SELECT source, articles, rejected, median_words, date_share, authors_share, feed_text_share
-               FROM source_daily WHERE source_type = 'domain' AND day = ?
-               ORDER BY articles DESC, source LIMIT ?""",
-            [day, limit],
+            """SELECT source, count(*) FILTER (WHERE is_article) AS articles,
+                      count(*) FILTER (WHERE outcome = 'rejected') AS rejected,
+                      median(word_count) AS median_words, avg(CAST(has_date AS INTEGER)) AS date_share,
+                      avg(CAST(has_authors AS INTEGER)) AS authors_share,
+                      avg(CAST(feed_text AS INTEGER)) AS feed_text_share
+               FROM source_inputs WHERE source_type = 'domain' AND seen_at >= ? AND seen_at < ?
+               GROUP BY source ORDER BY articles DESC, source LIMIT ?""",
+            [lo, hi, limit],
         )
     )
 

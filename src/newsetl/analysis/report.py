@@ -13,6 +13,9 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import duckdb
+import polars as pl
+
+from newsetl.analysis.health import day_bounds, load_window, window_metrics
 
 TOP_SOURCES = 8  # series in the per-source charts; the rest is "other"
 TOP_REASONS = 6
@@ -66,15 +69,13 @@ def gather(conn: duckdb.DuckDBPyConnection, *, since: date, until: date, db: str
     """Everything the report shows, for ingestion days ``since``..``until``."""
     days = [since + timedelta(days=i) for i in range((until - since).days + 1)]
     tables = _tables(conn)
-    window = [since, until]
+    lo, hi = day_bounds(since, until)
+    window = [lo, hi]  # seen_at range: see health.day_bounds
     totals_row = conn.execute(
         """SELECT (SELECT count(*) FROM articles),
-                  (SELECT count(*) FROM inputs
-                   WHERE CAST(seen_at AT TIME ZONE 'UTC' AS DATE) BETWEEN ? AND ?),
-                  (SELECT count(*) FROM inputs WHERE outcome = 'rejected'
-                   AND CAST(seen_at AT TIME ZONE 'UTC' AS DATE) BETWEEN ? AND ?),
-                  (SELECT count(*) FROM runs
-                   WHERE CAST(started_at AT TIME ZONE 'UTC' AS DATE) BETWEEN ? AND ?)""",
+                  (SELECT count(*) FROM inputs WHERE seen_at >= ? AND seen_at < ?),
+                  (SELECT count(*) FROM inputs WHERE outcome = 'rejected' AND seen_at >= ? AND seen_at < ?),
+                  (SELECT count(*) FROM runs WHERE started_at >= ? AND started_at < ?)""",
         window * 3,
     ).fetchone() or (0, 0, 0, 0)
     data = ReportData(
@@ -82,15 +83,15 @@ def gather(conn: duckdb.DuckDBPyConnection, *, since: date, until: date, db: str
         totals=dict(zip(("articles", "inputs", "rejected", "runs"), map(int, totals_row), strict=True)),
     )  # fmt: skip
     rows = conn.execute(
-        """SELECT source, day, articles FROM source_daily
-           WHERE source_type = 'domain' AND articles > 0 AND day BETWEEN ? AND ?""",
+        """SELECT source, day, count(*) FROM source_inputs
+           WHERE source_type = 'domain' AND is_article AND seen_at >= ? AND seen_at < ? GROUP BY ALL""",
         window,
     ).fetchall()
     data.articles_by_source = _series([(str(s), d, int(n)) for s, d, n in rows], days, TOP_SOURCES)
     rows = conn.execute(
         """SELECT stage || ': ' || left(regexp_replace(reason, '[0-9]+', 'N', 'g'), 80),
                   CAST(seen_at AT TIME ZONE 'UTC' AS DATE) AS day, count(*)
-           FROM inputs WHERE outcome = 'rejected' AND day BETWEEN ? AND ? GROUP BY ALL""",
+           FROM inputs WHERE outcome = 'rejected' AND seen_at >= ? AND seen_at < ? GROUP BY ALL""",
         window,
     ).fetchall()
     data.rejections_by_reason = _series([(str(r), d, int(n)) for r, d, n in rows], days, TOP_REASONS)
@@ -108,12 +109,12 @@ def gather(conn: duckdb.DuckDBPyConnection, *, since: date, until: date, db: str
         """SELECT alert_id, source_key, source_type, source, metric, rule, baseline, now, since, opened_at
            FROM source_alerts WHERE resolved_at IS NULL ORDER BY opened_at DESC, source_key, metric""",
     )
-    for a in data.alerts:  # the metric per day, for a sparkline
-        a["trend"] = conn.execute(
-            f"""SELECT day, {a["metric"]} FROM source_daily
-                WHERE source_key = ? AND day BETWEEN ? AND ? ORDER BY day""",
-            [a["source_key"], since, until],
-        ).fetchall()
+    if data.alerts:  # each alert's metric per day, for a sparkline
+        keys = sorted({a["source_key"] for a in data.alerts})
+        daily = window_metrics(load_window(conn, since, until, keys), by=("source_key", "day")).sort("day")
+        for a in data.alerts:
+            trend = daily.filter(pl.col("source_key") == a["source_key"]).select("day", a["metric"])
+            a["trend"] = trend.rows()
     data.completeness = _dicts(
         conn,
         """SELECT source, count(*) AS articles, median(word_count) AS median_words,
@@ -121,7 +122,7 @@ def gather(conn: duckdb.DuckDBPyConnection, *, since: date, until: date, db: str
                   avg(CAST(has_authors AS INTEGER)) AS authors,
                   avg(CAST(has_language AS INTEGER)) AS language,
                   avg(CAST(feed_text AS INTEGER)) AS feed_text
-           FROM source_inputs WHERE source_type = 'domain' AND is_article AND day BETWEEN ? AND ?
+           FROM source_inputs WHERE source_type = 'domain' AND is_article AND seen_at >= ? AND seen_at < ?
            GROUP BY source ORDER BY articles DESC, source LIMIT 25""",
         window,
     )
