@@ -196,3 +196,27 @@ def test_the_readme_automation_matches_the_drift_event() -> None:
         ReceivedEvent(event=recovered["event"], resource=recovered["resource"], **stamp)
     )
     assert automation.actions[0].type == "send-notification"
+
+
+def test_feed_problems_failing_and_quiet_feeds(tmp_path: Path) -> None:
+    from newsetl.sources.feeds.registry import Subscription, add_feeds
+
+    store = warehouse(tmp_path / "f.duckdb")
+    subs = [Subscription(f"https://{n}.example/rss", n) for n in ("fine", "broken", "quiet")]
+    store.write(lambda conn: add_feeds(conn, subs))
+    store.write(
+        lambda conn: conn.execute(
+            """UPDATE feeds SET added_at = now() - INTERVAL 10 DAY, last_checked_at = now(),
+                   error_streak = CASE WHEN name = 'broken' THEN 4 ELSE 0 END,
+                   last_error = CASE WHEN name = 'broken' THEN 'HTTP 503' END"""
+        )
+    )
+    store.write(
+        lambda conn: conn.execute(
+            """INSERT INTO feed_entries (feed, entry_key, outcome, first_seen_at, first_run_id, run_id)
+               VALUES ('https://fine.example/rss', 'e1', 'loaded', now() - INTERVAL 1 DAY, 'r', 'r')"""
+        )
+    )
+    with store.session(read_only=True) as conn:
+        problems = {p["name"]: p["problem"] for p in current_health(conn).feed_problems}
+    assert problems == {"broken": "failing", "quiet": "no new entries for 3+ days"}
