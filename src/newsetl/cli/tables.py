@@ -85,11 +85,21 @@ def fit_columns(
     """Which columns (by index) fit in ``total`` characters, key columns first, and the width
     each gets. ``widths`` are the natural (already capped) widths."""
     order = [columns.index(k) for k in keys if k in columns]
+    key_count = len(order)
     order += [i for i in range(len(columns)) if i not in order]
+    want = {i: max(widths[i], len(columns[i])) for i in order}
+    # Every key column should show: narrow the widest of them (not below MIN_CELL or the
+    # header) until they fit together.
+    floor = {i: max(MIN_CELL, len(columns[i])) for i in order[:key_count]}
+    while 1 + sum(want[i] + 3 for i in order[:key_count]) > total:
+        widest = max(order[:key_count], key=lambda i: want[i] - floor[i])
+        if want[widest] <= floor[widest]:
+            break
+        want[widest] -= 1
     shown: dict[int, int] = {}
     used = 1  # the left border
     for i in order:
-        natural = max(widths[i], len(columns[i]))
+        natural = want[i]
         need = natural + 3  # padding and a border
         if used + need <= total:
             shown[i] = natural
