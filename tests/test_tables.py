@@ -92,6 +92,8 @@ def test_story_clusters_and_status_fit_the_terminal(tmp_path: Path) -> None:
 def test_fitting_rules() -> None:
     kept, widths = fit_columns(["a", "b", "c"], [30, 30, 30], 70, keys=["c"])
     assert kept == [2, 0] and widths[2] == 30 and 8 <= widths[0] <= 30
+    kept, widths = fit_columns(["k1", "k2", "x"], [40, 40, 5], 60, keys=["k1", "k2"])
+    assert kept[:2] == [0, 1] and 1 + widths[0] + widths[1] + 6 <= 60  # both keys, narrowed
     short = shorten("https://example.org/a/very/long/path/article.html", 24)
     assert len(short) == 24 and short.startswith("https://example") and short.endswith("cle.html")
     assert shorten("a long title that goes on", 10) == "a long ti…"
