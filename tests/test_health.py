@@ -198,7 +198,7 @@ def test_the_readme_automation_matches_the_drift_event() -> None:
     assert automation.actions[0].type == "send-notification"
 
 
-def test_feed_problems_failing_and_quiet_feeds(tmp_path: Path) -> None:
+def test_feed_and_sitemap_problems(tmp_path: Path) -> None:
     from newsetl.sources.feeds.registry import Subscription, add_feeds
 
     store = warehouse(tmp_path / "f.duckdb")
@@ -217,6 +217,16 @@ def test_feed_problems_failing_and_quiet_feeds(tmp_path: Path) -> None:
                VALUES ('https://fine.example/rss', 'e1', 'loaded', now() - INTERVAL 1 DAY, 'r', 'r')"""
         )
     )
+    store.write(
+        lambda conn: conn.execute(
+            """INSERT INTO sitemaps (url, name, kind, error_streak, last_error, last_checked_at, added_at)
+               VALUES ('https://site.example/', 'site', 'site', 2, 'HTTP 500', now(), now()),
+                      ('https://ok.example/', 'ok', 'site', 0, NULL, now(), now())"""
+        )
+    )
     with store.session(read_only=True) as conn:
-        problems = {p["name"]: p["problem"] for p in current_health(conn).feed_problems}
+        health = current_health(conn)
+    problems = {p["name"]: p["problem"] for p in health.feed_problems}
     assert problems == {"broken": "failing", "quiet": "no new entries for 3+ days"}
+    assert [(p["name"], p["problem"]) for p in health.sitemap_problems] == [("site", "failing")]
+    assert not health.ok

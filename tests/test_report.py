@@ -58,8 +58,15 @@ def test_report_is_self_contained_and_shows_every_section(tmp_path: Path) -> Non
     assert {(a["source_key"], a["metric"]) for a in data.alerts} >= {("domain:alpha.example", "median_words")}
     assert data.clusters and data.clusters[0]["articles"] == 3 and data.clusters[0]["outlets"] == 3
     assert data.feed_counts == {"failing": 1, "new": 1}
-    for heading in ("Open drift alerts", "Articles per day per source", "Rejections by reason", "Feed health",
-                    "Metadata completeness per source", "Largest story clusters"):  # fmt: skip
+    headings = (
+        "Open drift alerts",
+        "Articles per day per source",
+        "Rejections by reason",
+        "Feed and sitemap health",
+        "Metadata completeness per source",
+        "Largest story clusters",
+    )
+    for heading in headings:
         assert f"<h2>{heading}</h2>" in html
     # Nothing to fetch when viewed: no script, no external reference of any kind.
     assert "<script" not in html and "<link" not in html and "@import" not in html and "url(" not in html

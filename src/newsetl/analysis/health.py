@@ -348,14 +348,19 @@ FEED_PROBLEM_COLUMNS = ("url", "name", "problem", "error_streak", "last_status",
                         "last_success_at", "next_check_at")  # fmt: skip
 
 
+SITEMAP_PROBLEM_COLUMNS = ("url", "name", "problem", "error_streak", "failing_documents", "last_error",
+                           "last_success_at", "next_check_at")  # fmt: skip
+
+
 @dataclass(slots=True)
 class Health:
     alerts: list[dict[str, Any]]
     feed_problems: list[dict[str, Any]]
+    sitemap_problems: list[dict[str, Any]] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
-        return not self.alerts and not self.feed_problems
+        return not self.alerts and not self.feed_problems and not self.sitemap_problems
 
 
 def _tables(conn: duckdb.DuckDBPyConnection) -> set[str]:
@@ -368,8 +373,8 @@ def _dicts(cur: duckdb.DuckDBPyConnection) -> list[dict[str, Any]]:
 
 
 def current_health(conn: duckdb.DuckDBPyConnection, *, stale_days: int = 3) -> Health:
-    """Open drift alerts, and feeds that fail (error streak) or delivered nothing new for
-    ``stale_days`` although polled."""
+    """Open drift alerts, feeds that fail (error streak) or delivered nothing new for
+    ``stale_days`` although polled, and sitemaps that fail (whole, or some documents)."""
     tables = _tables(conn)
     alerts: list[dict[str, Any]] = []
     if "source_alerts" in tables:
@@ -396,4 +401,16 @@ def current_health(conn: duckdb.DuckDBPyConnection, *, stale_days: int = 3) -> H
                 [stale_days, stale_days, stale_days],
             )
         )
-    return Health(alerts, problems)
+    sitemaps: list[dict[str, Any]] = []
+    if "sitemaps" in tables:
+        sitemaps = _dicts(
+            conn.execute(
+                f"""SELECT {", ".join(SITEMAP_PROBLEM_COLUMNS[:2])},
+                           CASE WHEN error_streak > 0 THEN 'failing'
+                                ELSE failing_documents || ' sitemap document(s) failing' END AS problem,
+                           {", ".join(SITEMAP_PROBLEM_COLUMNS[3:])}
+                    FROM v_sitemap_health WHERE error_streak > 0 OR failing_documents > 0
+                    ORDER BY error_streak DESC, failing_documents DESC, url"""
+            )
+        )
+    return Health(alerts, problems, sitemaps)

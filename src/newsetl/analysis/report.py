@@ -34,6 +34,7 @@ class ReportData:
     rejections_by_reason: dict[str, list[int]] = field(default_factory=dict)
     feed_counts: dict[str, int] = field(default_factory=dict)
     feeds: list[dict[str, Any]] = field(default_factory=list)
+    sitemaps: list[dict[str, Any]] = field(default_factory=list)
     alerts: list[dict[str, Any]] = field(default_factory=list)
     completeness: list[dict[str, Any]] = field(default_factory=list)
     clusters: list[dict[str, Any]] = field(default_factory=list)
@@ -104,6 +105,13 @@ def gather(conn: duckdb.DuckDBPyConnection, *, since: date, until: date, db: str
         )
         for h, n in conn.execute("SELECT health, count(*) FROM v_feed_health GROUP BY ALL").fetchall():
             data.feed_counts[str(h)] = int(n)
+    if "sitemaps" in tables:
+        data.sitemaps = _dicts(
+            conn,
+            """SELECT name, url, health, error_streak, failing_documents, last_success_at, next_check_at,
+                      urls, articles, last_error
+               FROM v_sitemap_health ORDER BY health = 'failing' DESC, error_streak DESC, url LIMIT 40""",
+        )
     data.alerts = _dicts(
         conn,
         """SELECT alert_id, source_key, source_type, source, metric, rule, baseline, now, since, opened_at

@@ -212,6 +212,23 @@ def _feeds(data: ReportData) -> str:
     )
 
 
+def _sitemaps(data: ReportData) -> str:
+    if not data.sitemaps:
+        return ""
+    rows = [
+        f"<tr><td>{escape(m['name'] or '')}</td>"
+        f'<td class="url" title="{escape(m["url"])}">{escape(m["url"])}</td>'
+        f'<td class="{escape(m["health"])}">{escape(m["health"])}</td><td class="n">{m["error_streak"]}</td>'
+        f'<td class="n">{m["failing_documents"]}</td><td>{_fmt(m["last_success_at"])}</td>'
+        f'<td>{_fmt(m["next_check_at"])}</td><td class="n">{m["urls"]}</td><td class="n">{m["articles"]}</td>'
+        f"<td>{escape((m['last_error'] or '')[:120])}</td></tr>"
+        for m in data.sitemaps
+    ]
+    head = ["name", "site or sitemap", "health", "errors", "failing docs", "last success", "next check",
+            "URLs", "articles", "last error"]  # fmt: skip
+    return "<h3>Sitemaps</h3>" + _table(head, rows)
+
+
 def _completeness(data: ReportData) -> str:
     if not data.completeness:
         return '<p class="empty">no articles in this period</p>'
@@ -256,7 +273,7 @@ def render_html(data: ReportData) -> str:
         ("Open drift alerts", _alerts(data)),
         ("Articles per day per source", stacked_bars(data.days, data.articles_by_source, "articles")),
         ("Rejections by reason", stacked_bars(data.days, data.rejections_by_reason, "rejections")),
-        ("Feed health", _feeds(data)),
+        ("Feed and sitemap health", _feeds(data) + _sitemaps(data)),
         ("Metadata completeness per source", _completeness(data)),
         ("Largest story clusters", _clusters(data)),
     ]

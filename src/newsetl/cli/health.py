@@ -28,12 +28,17 @@ def health(
     fmt: FormatOption = None,
     wide: WideOption = False,
 ) -> None:
-    """Open drift alerts (a source's articles changed against its own baseline) and feed
-    problems (failing, or nothing new for days); exit 1 when any is open.
+    """Open drift alerts (a source's articles changed against its own baseline), feed problems
+    (failing, or nothing new for days) and sitemap problems (failing); exit 1 when any is open.
 
     Example:  newsetl health --db warehouse/news.duckdb   |   newsetl health --json
     """
-    from newsetl.analysis.health import ALERT_COLUMNS, FEED_PROBLEM_COLUMNS, check_sources, current_health
+    from newsetl.analysis.health import (
+        ALERT_COLUMNS,
+        FEED_PROBLEM_COLUMNS,
+        check_sources,
+        current_health,
+    )
 
     store = store_for(db)
     try:
@@ -51,8 +56,9 @@ def health(
     except ValueError as exc:
         raise fail(str(exc), code=2) from None
     if chosen == "json":
-        sys.stdout.write(json.dumps({"ok": h.ok, "alerts": h.alerts, "feed_problems": h.feed_problems},
-                                    default=str, ensure_ascii=False) + "\n")  # fmt: skip
+        doc = {"ok": h.ok, "alerts": h.alerts, "feed_problems": h.feed_problems,
+               "sitemap_problems": h.sitemap_problems}  # fmt: skip
+        sys.stdout.write(json.dumps(doc, default=str, ensure_ascii=False) + "\n")
     else:
         sections = [
             (
