@@ -21,6 +21,7 @@ from newsetl.cli.app import (
     run_flow_command,
     store_for,
 )
+from newsetl.cli.tables import FormatOption, WideOption
 from newsetl.errors import NewsetlError
 
 sitemaps_app = typer.Typer(
@@ -72,7 +73,8 @@ def sitemaps_add(
 @sitemaps_app.command("list")
 def sitemaps_list(
     db: DbOption = None,
-    fmt: Annotated[str, typer.Option("--format", "-f", help="table, csv, json or markdown.")] = "table",
+    fmt: FormatOption = None,
+    wide: WideOption = False,
     max_rows: Annotated[int, typer.Option(help="Rows to print in table format.")] = 500,
 ) -> None:
     """Registered sites and sitemaps with their health: last check, errors, documents, URLs, articles.
@@ -90,7 +92,7 @@ def sitemaps_list(
         raise fail(str(exc)) from None
     except duckdb.CatalogException:
         raise fail(_NO_TABLES) from None
-    render_rows(columns, rows, fmt, max_rows)
+    render_rows(columns, rows, fmt, max_rows, wide=wide, keys=("name", "health", "url", "next_check_at"))
 
 
 @sitemaps_app.command("remove")
