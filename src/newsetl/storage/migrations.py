@@ -8,6 +8,7 @@ checksum in ``schema_migrations``: editing one after it ran is refused (add a ne
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import re
 from dataclasses import dataclass
@@ -97,7 +98,8 @@ def migrate(conn: duckdb.DuckDBPyConnection, backend: str = "duckdb-file") -> li
             )
             conn.execute("COMMIT")
         except BaseException:
-            conn.execute("ROLLBACK")
+            with contextlib.suppress(duckdb.Error):  # a failed COMMIT has ended it already
+                conn.execute("ROLLBACK")
             raise
         done.append(mig.version)
     return done
