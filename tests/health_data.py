@@ -25,6 +25,7 @@ class Day:
     rejected: int = 0
     duplicates: int = 0
     feed_text: int = 0  # of the articles, how many fell back to the feed's text
+    skipped: int = 0  # inputs that are not articles by their type (a feed's image link)
 
 
 def warehouse(db: Any) -> Warehouse:
@@ -65,6 +66,11 @@ def write_day(store: Warehouse, domain: str, day: date, spec: Day, *, serial: in
         inputs.append({"run_id": run_id, "source_kind": "feed", "source_ref": f"https://{domain}/d/{day}/{n}",
                        "parent_ref": feed, "outcome": "duplicate", "article_id": articles[0]["article_id"],
                        "seen_at": at})  # fmt: skip
+
+    for n in range(spec.skipped):
+        inputs.append({"run_id": run_id, "source_kind": "feed", "source_ref": f"https://{domain}/i/{day}/{n}.png",
+                       "parent_ref": feed, "outcome": "skipped", "stage": "discover",
+                       "reason": "not an article: image (PNG)", "seen_at": at})  # fmt: skip
 
     def fn(conn: Any) -> None:
         insert(conn, "articles", articles, ARTICLE_SCHEMA)

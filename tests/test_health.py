@@ -25,8 +25,10 @@ def _metrics(store: object, sql: str) -> list[tuple[object, ...]]:
 
 def test_source_daily_counts_per_domain_and_feed(tmp_path: Path) -> None:
     store = warehouse(tmp_path / "h.duckdb")
+    # Three skipped inputs (not articles by their type) belong to no source: they change
+    # neither the counts nor the rejection rate.
     write_day(store, "news.example", START, Day(articles=4, words=300, rejected=2, duplicates=1,
-                                                 dated=False, feed_text=1))  # fmt: skip
+                                                 dated=False, feed_text=1, skipped=3))  # fmt: skip
     rows = _metrics(
         store,
         """SELECT source_key, inputs, articles, rejected, duplicates, rejection_rate, median_words,
