@@ -12,7 +12,9 @@ that says what to do, not a traceback.
 
 from __future__ import annotations
 
+import contextlib
 import os
+import sys
 import tempfile
 from pathlib import Path
 
@@ -76,6 +78,29 @@ def enter_project(directory: str = ".") -> dict[str, str]:
     where = (Path.cwd() / directory).resolve()
     root = find_project(where)
     if root is None:
-        raise ProjectNotFound(_not_found_message(where))
+        message = _not_found_message(where)
+        flow_run_id = os.environ.get("PREFECT__FLOW_RUN_ID")
+        if flow_run_id:  # in a worker's flow run: fail it with this message, no traceback
+            _fail_flow_run(flow_run_id, message)
+        raise ProjectNotFound(message)
     os.chdir(root)
+    print(f"newsetl: flow run in the clone at {root}", flush=True)
     return {"directory": str(root)}
+
+
+def _fail_flow_run(flow_run_id: str, message: str) -> None:
+    """Mark the flow run Failed with ``message`` and end its process (exit status 1).
+
+    Raising would end the run as Crashed with "Process exited with status code: 1" and a
+    traceback of Prefect's step runner; this way the run's state says what to do. The
+    worker's later Crashed proposal is refused by the server (the run is already final).
+    """
+    with contextlib.suppress(Exception):  # no API: fall back to raising
+        from prefect.client.orchestration import get_client
+        from prefect.states import Failed
+
+        with get_client(sync_client=True) as client:
+            client.set_flow_run_state(flow_run_id, Failed(message=message), force=True)
+        print(message, file=sys.stderr, flush=True)
+        sys.stdout.flush()
+        os._exit(1)
