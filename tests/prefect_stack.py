@@ -62,7 +62,13 @@ class PrefectStack:
 
     def prefect(self, *args: str, cwd: Path | None = None, timeout: float = 300) -> str:
         done = subprocess.run(
-            [PREFECT, *args], env=self.env, cwd=cwd, capture_output=True, text=True, timeout=timeout, check=False
+            [PREFECT, *args],
+            env=self.env,
+            cwd=cwd,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            check=False,
         )
         assert done.returncode == 0, f"prefect {' '.join(args)}:\n{done.stdout[-3000:]}{done.stderr[-3000:]}"
         return done.stdout
@@ -73,12 +79,16 @@ class PrefectStack:
         self.prefect("global-concurrency-limit", "create", "newsetl-fetch", "--limit", "8")
         return self.prefect("--no-prompt", "deploy", "--all", cwd=project)
 
-    def worker(self, name: str, cwd: Path, env: dict[str, str] | None = None, limit: int | None = None) -> None:
+    def worker(
+        self, name: str, cwd: Path, env: dict[str, str] | None = None, limit: int | None = None
+    ) -> None:
         """``prefect worker start --pool newsetl-pool`` in ``cwd``, nothing else."""
         cmd = [PREFECT, "worker", "start", "--pool", "newsetl-pool", "--name", name]
         if limit is not None:
             cmd += ["--limit", str(limit)]
-        self.workers[name] = self.procs.start(cmd, {**self.env, **(env or {})}, self.logs / f"{name}.log", cwd=cwd)
+        self.workers[name] = self.procs.start(
+            cmd, {**self.env, **(env or {})}, self.logs / f"{name}.log", cwd=cwd
+        )
 
     def stop_worker(self, name: str) -> None:
         proc = self.workers.pop(name)

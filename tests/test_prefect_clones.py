@@ -25,7 +25,12 @@ def test_plain_prefect_worker_runs_the_inbox_in_its_own_clone(tmp_path: Path) ->
     stack = PrefectStack(tmp_path / "prefect-home", tmp_path).start()
     try:
         out = stack.deploy(deployer)
-        for name in ("ingest-files/inbox", "ingest-feeds/feeds", "maintenance/nightly", "ingest-files/sharded"):
+        for name in (
+            "ingest-files/inbox",
+            "ingest-feeds/feeds",
+            "maintenance/nightly",
+            "ingest-files/sharded",
+        ):
             assert f"Deployment '{name}' successfully created" in out
         inspect = stack.prefect("deployment", "inspect", "ingest-files/inbox")
         assert str(tmp_path) not in inspect  # no machine path in the deployment
