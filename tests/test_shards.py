@@ -13,6 +13,7 @@ from newsetl.cli import app
 from newsetl.pipeline.shards import Shard, shard_of
 from newsetl.settings import Settings
 from newsetl.sources.feeds import ingest_feeds
+from newsetl.sources.feeds.source import feed_shard_key
 from newsetl.sources.files import ingest_files
 from newsetl.sources.files.discover import FileRef, discover
 
@@ -97,35 +98,48 @@ def test_shard_runs_together_ingest_every_file_once(tmp_path: Path) -> None:
     assert sum(s.report.counts["unchanged"] for s in again) == 30
 
 
-def _rss(server: FeedServer, name: str) -> str:
+def _rss(server: FeedServer, name: str, host: str) -> str:
     items = []
     for j in range(2):
         page = f"/pages/{name}-{j}"
-        server.add(
-            page,
-            f"<html><body><article><p>{WORDS} Feed {name}, story {j}.</p></article></body></html>".encode(),
-        )
-        items.append(
-            f"<item><title>{name} {j}</title><link>{server.url(page)}</link><guid>{name}-{j}</guid></item>"
-        )
+        html = f"<html><body><article><p>{WORDS} Feed {name}, story {j}.</p></article></body></html>"
+        server.add(page, html.encode())
+        link = server.url(page, host)
+        items.append(f"<item><title>{name} {j}</title><link>{link}</link><guid>{name}-{j}</guid></item>")
     channel = f"<channel><title>{name}</title>{''.join(items)}</channel>"
     body = f'<?xml version="1.0"?><rss version="2.0">{channel}</rss>'
-    return server.add(f"/{name}.xml", body.encode(), content_type="application/rss+xml")
+    server.add(f"/{name}.xml", body.encode(), content_type="application/rss+xml")
+    return server.url(f"/{name}.xml", host)
 
 
-def test_feeds_shard_by_url_and_every_feed_is_polled_by_one_shard(tmp_path: Path) -> None:
+def test_feeds_shard_by_host_so_politeness_holds_across_shards() -> None:
+    urls = [
+        f"https://{h}/feeds/{i}.xml" for h in ("a.example", "B.example:8443", "c.example") for i in range(5)
+    ]
+    for n in (2, 3):
+        owner = {u: [i for i in range(n) if Shard(i, n).owns(feed_shard_key(u))] for u in urls}
+        assert all(len(o) == 1 for o in owner.values())  # each feed in exactly one shard
+        for host in ("a.example", "b.example:8443", "c.example"):
+            assert (
+                len({owner[u][0] for u in urls if feed_shard_key(u) == host}) == 1
+            )  # a host's feeds together
+
+
+def test_feed_shard_runs_poll_every_feed_once(tmp_path: Path) -> None:
     server = FeedServer()
     try:
-        urls = [_rss(server, f"feed{i}") for i in range(8)]
+        hosts = ("127.0.0.1", "localhost")
+        urls = [_rss(server, f"feed{i}", hosts[i % 2]) for i in range(8)]
         db = tmp_path / "news.duckdb"
         settings = fast_feed_settings(db=db, workers=0, respect_robots=False)
-        polled: list[int] = []
         for i in range(2):
             summary, stats = ingest_feeds(urls, settings, shard=Shard(i, 2))
             assert summary.status == "completed"
-            polled.append(stats["feeds"])
-        assert sum(polled) == 8 and all(polled)  # each shard took some, together all
-        assert all(server.hits(f"/feed{i}.xml") == 1 for i in range(8))  # each polled once
+            mine = [u for u in urls if Shard(i, 2).owns(feed_shard_key(u))]
+            assert stats["feeds"] == len(mine)
+            ran = table_rows(db, f"SELECT DISTINCT parent_ref FROM inputs WHERE run_id = '{summary.run_id}'")
+            assert sorted(r[0] for r in ran) == sorted(mine)
+        assert all(server.hits(f"/feed{i}.xml") == 1 for i in range(8))  # each polled once, in all
         per_feed = table_rows(
             db, "SELECT parent_ref, count(*), count(DISTINCT run_id) FROM inputs GROUP BY 1"
         )

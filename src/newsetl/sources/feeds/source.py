@@ -20,7 +20,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
-from urllib.parse import quote
+from urllib.parse import quote, urlsplit
 
 import duckdb
 import httpx
@@ -82,7 +82,8 @@ class Chunk:
 class FeedSource(Source):
     """``urls``: feeds to poll now (registered if new); empty: every registered feed that is
     due (all of them with ``all_feeds``); with ``shard``, only the feeds of that shard (by the
-    hash of the feed URL). ``client`` and ``resolver`` are injectable."""
+    hash of the feed URL's host, see :func:`feed_shard_key`). ``client`` and ``resolver``
+    are injectable."""
 
     flow = FEEDS_FLOW
     kind = KIND
@@ -131,7 +132,7 @@ class FeedSource(Source):
                 return read_feeds(conn, list(dict.fromkeys(self.explicit)))
             return due_feeds(conn, now, everything=self.all_feeds)
 
-        self.feeds = [f for f in run.store.write(register) if self.shard.owns(f.url)]
+        self.feeds = [f for f in run.store.write(register) if self.shard.owns(feed_shard_key(f.url))]
         self.web = PageFetcher(
             s.web, client=self._client, resolver=self._resolver, global_slot=self._global_slot
         )
@@ -333,6 +334,14 @@ class FeedSource(Source):
                 self._settled[it.state.idx] = (outcome, aid, p.stage, p.reason)
                 if it.doc is not None and p.article is not None and p.article.text_source == "feed":
                     self.stats_.from_feed += 1
+
+
+def feed_shard_key(url: str) -> str:
+    """What a feed's shard is decided by: its URL's host (lower case, port kept). All feeds
+    of one host fall into one shard, so the per-host politeness limits (requests at a time,
+    delay between them) hold across the shards' runs, on any number of machines."""
+    parts = urlsplit(url)
+    return (parts.netloc or url).lower()
 
 
 def _entry_row(
