@@ -13,6 +13,7 @@ import os
 import shutil
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -135,3 +136,25 @@ def test_two_workers_in_two_clones_shard_one_ingest_into_a_postgres_s3_lake(
         print("\nscale-out timings:", json.dumps(timings))
     finally:
         stack.stop()
+
+
+def test_workers_opening_a_new_postgres_lake_at_once_all_get_it(pg: Postgres, tmp_path: Path) -> None:
+    """N machines started together on a lake that does not exist yet: all of them create its
+    catalog at once, the losers attach again (seen as a crashed shard run before)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from newsetl.storage.ducklake import open_lake, parse_target
+
+    target = parse_target(f"ducklake:postgres:{pg.database(f'race{os.getpid()}')}", str(tmp_path / "data"))
+    barrier = threading.Barrier(6)
+
+    def attach(_: int) -> int:
+        barrier.wait()
+        conn = open_lake(target)
+        try:
+            return int(conn.execute("SELECT count(*) FROM ducklake_snapshots('lake')").fetchone()[0])  # type: ignore[index]
+        finally:
+            conn.close()
+
+    with ThreadPoolExecutor(6) as pool:
+        assert all(n >= 1 for n in pool.map(attach, range(6)))

@@ -139,10 +139,28 @@ def attach_sql(target: LakeTarget, *, read_only: bool = False, at: str | None = 
     return f"ATTACH {_quote(target.uri)} AS {ALIAS} ({', '.join(options)})"
 
 
+# Two processes attaching a lake that does not exist yet both create its catalog tables; the
+# one that loses (PostgreSQL: "duplicate key value violates unique constraint
+# pg_type_typname_nsp_index", or "already exists") attaches again and finds them made.
+_CREATION_RACE = ("duplicate key value", "already exists")
+_ATTACH_ATTEMPTS = 5
+
+
 def open_lake(
     target: LakeTarget, *, read_only: bool = False, at: str | None = None
 ) -> duckdb.DuckDBPyConnection:
     """A new in-memory DuckDB with the lake attached and selected."""
+    for attempt in range(1, _ATTACH_ATTEMPTS + 1):
+        try:
+            return _open_lake(target, read_only=read_only, at=at)
+        except WarehouseError as exc:
+            if attempt == _ATTACH_ATTEMPTS or not any(m in str(exc) for m in _CREATION_RACE):
+                raise
+            time.sleep(0.1 * 2**attempt)
+    raise AssertionError("unreachable")  # pragma: no cover
+
+
+def _open_lake(target: LakeTarget, *, read_only: bool, at: str | None) -> duckdb.DuckDBPyConnection:
     conn = duckdb.connect(":memory:", config=extensions.config())
     try:
         for ext in ("ducklake", target.catalog, *(["httpfs"] if target.is_s3 else [])):
