@@ -80,7 +80,10 @@ def _check_once(lake: Settings, n_inputs: int, shards: int) -> dict[str, float]:
         "SELECT parameters->>'shard', status, epoch(finished_at - started_at) FROM runs ORDER BY 1",
     )
     assert [(s, st) for s, st, _ in runs] == [(f"{i}/{shards}", "completed") for i in range(shards)]
-    return {str(s): float(sec) for s, _, sec in runs}  # type: ignore[arg-type]
+    out = {str(s): round(float(sec), 1) for s, _, sec in runs}  # type: ignore[arg-type]
+    span = rows(lake, "SELECT epoch(max(finished_at) - min(started_at)) FROM runs")[0][0]
+    out["first start to last finish"] = round(float(span), 1)  # type: ignore[arg-type]
+    return out
 
 
 def _lake(pg: Postgres, s3: S3, name: str) -> tuple[Settings, dict[str, str]]:
