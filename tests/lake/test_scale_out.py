@@ -13,7 +13,6 @@ import os
 import shutil
 import subprocess
 import sys
-import threading
 import time
 from pathlib import Path
 
@@ -141,23 +140,31 @@ def test_two_workers_in_two_clones_shard_one_ingest_into_a_postgres_s3_lake(
         stack.stop()
 
 
-def test_workers_opening_a_new_postgres_lake_at_once_all_get_it(pg: Postgres, tmp_path: Path) -> None:
+def test_writers_starting_together_on_a_new_postgres_lake_all_get_it(pg: Postgres, tmp_path: Path) -> None:
     """N machines started together on a lake that does not exist yet: all of them create its
-    catalog at once, the losers attach again (seen as a crashed shard run before)."""
-    from concurrent.futures import ThreadPoolExecutor
-
-    from newsetl.storage.ducklake import open_lake, parse_target
-
-    target = parse_target(f"ducklake:postgres:{pg.database(f'race{os.getpid()}')}", str(tmp_path / "data"))
-    barrier = threading.Barrier(6)
-
-    def attach(_: int) -> int:
-        barrier.wait()
-        conn = open_lake(target)
-        try:
-            return int(conn.execute("SELECT count(*) FROM ducklake_snapshots('lake')").fetchone()[0])  # type: ignore[index]
-        finally:
-            conn.close()
-
-    with ThreadPoolExecutor(6) as pool:
-        assert all(n >= 1 for n in pool.map(attach, range(6)))
+    catalog and run its migrations at once; the losers attach again and retry (both races
+    were seen as a failed shard run in the test above)."""
+    db = f"ducklake:postgres:{pg.database(f'race{os.getpid()}')}"
+    start_at = time.time() + 8  # every process past its imports, then all at once
+    code = """if True:
+        import sys, time
+        from newsetl.settings import Settings
+        from newsetl.storage.backends import open_warehouse
+        store = open_warehouse(Settings.make(db=sys.argv[1], data_path=sys.argv[2]))
+        time.sleep(max(0.0, float(sys.argv[3]) - time.time()))
+        store.ensure_schema()
+        with store.session(read_only=True) as conn:
+            print(conn.execute("SELECT max(version) FROM schema_migrations").fetchone()[0])
+    """
+    procs = [
+        subprocess.Popen(
+            [sys.executable, "-c", code, db, str(tmp_path / "data"), str(start_at)],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for _ in range(4)
+    ]
+    results = [p.communicate(timeout=300) for p in procs]
+    assert [p.returncode for p in procs] == [0] * 4, [err[-1500:] for _, err in results]
+    assert len({out.strip().splitlines()[-1] for out, _ in results}) == 1  # all at the latest migration

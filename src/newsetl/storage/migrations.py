@@ -8,6 +8,7 @@ checksum in ``schema_migrations``: editing one after it ran is refused (add a ne
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import re
 from dataclasses import dataclass
@@ -90,6 +91,12 @@ def migrate(conn: duckdb.DuckDBPyConnection, backend: str = "duckdb-file") -> li
             continue
         conn.execute("BEGIN TRANSACTION")
         try:
+            # Another process may have applied it since ``applied`` was read (writers starting
+            # together on a new lake): its snapshot says so; a later commit of it conflicts.
+            found = conn.execute("SELECT count(*) FROM schema_migrations WHERE version = ?", [mig.version])
+            if found.fetchone() != (0,):
+                conn.execute("ROLLBACK")
+                continue
             conn.execute(mig.sql)
             conn.execute(
                 "INSERT INTO schema_migrations VALUES (?, ?, ?, ?)",
@@ -97,7 +104,10 @@ def migrate(conn: duckdb.DuckDBPyConnection, backend: str = "duckdb-file") -> li
             )
             conn.execute("COMMIT")
         except BaseException:
-            conn.execute("ROLLBACK")
+            # A COMMIT that failed (a lake's conflict with a concurrent creator) has ended the
+            # transaction already: the original error is what the caller must see and retry.
+            with contextlib.suppress(duckdb.Error):
+                conn.execute("ROLLBACK")
             raise
         done.append(mig.version)
     return done
