@@ -168,3 +168,29 @@ def test_writers_starting_together_on_a_new_postgres_lake_all_get_it(pg: Postgre
     results = [p.communicate(timeout=300) for p in procs]
     assert [p.returncode for p in procs] == [0] * 4, [err[-1500:] for _, err in results]
     assert len({out.strip().splitlines()[-1] for out, _ in results}) == 1  # all at the latest migration
+
+
+def test_two_runs_on_one_machine_share_the_local_search_index(tmp_path: Path) -> None:
+    """Two workers on one machine (or the feeds and inbox deployments at once) refresh the
+    lake's local search file in turn: the second waits for the first's session."""
+    from newsetl.storage.backends import open_warehouse
+
+    settings = Settings.make(db=f"ducklake:sqlite:{tmp_path / 'catalog.sqlite'}", lock_timeout_s=30)
+    store = open_warehouse(settings)
+    store.ensure_schema()
+    holder = subprocess.Popen(
+        [sys.executable, "-c", (
+            "import sys, time; from newsetl.settings import Settings; "
+            "from newsetl.storage.backends import open_warehouse; "
+            "s = open_warehouse(Settings.make(db=sys.argv[1]))\n"
+            "with s.search_session() as c:\n    print('held', flush=True); time.sleep(4)"
+        ), settings.db],
+        stdout=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    assert holder.stdout is not None and holder.stdout.readline().strip() == "held"
+    started = time.monotonic()
+    with store.search_session() as conn:  # type: ignore[attr-defined]
+        waited = time.monotonic() - started
+        assert conn.execute("SELECT count(*) FROM articles").fetchone() == (0,)
+    assert holder.wait(timeout=60) == 0
+    assert 1.0 < waited < 30
