@@ -16,6 +16,7 @@ from prefect.cache_policies import NO_CACHE
 from prefect.client.schemas.objects import State, TaskRun
 from prefect.context import FlowRunContext
 
+from flows._health import check_source_health
 from newsetl.analysis.audit import AuditReport, run_audit
 from newsetl.analysis.search_index import refresh_after_run
 from newsetl.errors import TransientError
@@ -123,7 +124,9 @@ def run_flow(
         )
     search_note = refresh_search(run.store, settings)
     audit = audit_after_run(run.store, settings, summary.run_id)
-    publish_summary(summary, audit, _extra_markdown(summary.extra, stats_key) + f"\n{search_note}\n")
+    health_note = check_source_health(run.store, summary.run_id)
+    extra = _extra_markdown(summary.extra, stats_key) + f"\n{search_note}\n{health_note}"
+    publish_summary(summary, audit, extra)
     logger.info("run %s: %s %s", summary.status, summary.report.counts, summary.extra or "")
     result = summary_dict(summary, audit)
     result[stats_key] = result.pop("stats")

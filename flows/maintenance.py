@@ -9,6 +9,7 @@ from prefect.artifacts import create_markdown_artifact
 from prefect.cache_policies import NO_CACHE
 
 from flows._common import retry_if_transient
+from flows._health import check_source_health
 from newsetl.analysis.maintenance import MaintenanceReport, default_steps, run_maintenance
 from newsetl.settings import Settings
 from newsetl.storage.backends import open_warehouse
@@ -25,7 +26,7 @@ def maintain(settings: Settings, fetch_log_retention_days: int) -> MaintenanceRe
 @flow(name="maintenance")
 def maintenance(db: str | None = None, fetch_log_retention_days: int = 30) -> dict[str, Any]:
     """Close abandoned runs, prune the fetch log and raw archive, refresh search and
-    statistics, checkpoint or compact.
+    statistics, checkpoint or compact; then check source health (drift alerts, events).
 
     Args:
         db: Warehouse; default ``NEWSETL_DB`` or ``warehouse/news.duckdb``.
@@ -33,12 +34,14 @@ def maintenance(db: str | None = None, fetch_log_retention_days: int = 30) -> di
     """
     settings = Settings.from_env(db=db)
     report = maintain(settings, fetch_log_retention_days)
+    health_note = check_source_health(open_warehouse(settings))
     lines = "\n".join(f"| {s.name} | {s.seconds:.2f} | {s.detail} |" for s in report.steps)
     create_markdown_artifact(
         key="maintenance-summary",
         markdown=(
             f"## maintenance of `{report.db_path}`\n\n| step | seconds | result |\n|---|---|---|\n{lines}\n\n"
-            f"Size: {report.size_before / 1e6:.1f} MB before, {report.size_after / 1e6:.1f} MB after."
+            f"Size: {report.size_before / 1e6:.1f} MB before, {report.size_after / 1e6:.1f} MB after.\n"
+            f"{health_note}"
         ),
         description="maintenance steps and their results",
     )

@@ -52,8 +52,11 @@ def test_flow_records_prefect_run_id_and_artifacts(tmp_path: Path) -> None:
     assert summary["counts"]["loaded"] == 12
     assert {"ingest-files-counts", "ingest-files-summary"} <= keys
     # Batch-granular tasks: 12 pages in batches of 5 -> 3 extract + 3 load task runs, not 12+,
-    # then one search refresh and one audit at the end.
+    # then one search refresh, one audit and one source-health check at the end.
     assert sorted(n.rsplit("-", 1)[0] for n in task_names) == (
-        ["audit-warehouse"] + ["extract-batch"] * 3 + ["load-batch"] * 3 + ["refresh-search"]
+        ["audit-warehouse", "check-source-health"]
+        + ["extract-batch"] * 3
+        + ["load-batch"] * 3
+        + ["refresh-search"]
     )
     assert all(a["ok"] for a in summary["audit"]) and len(summary["audit"]) >= 8

@@ -3,7 +3,7 @@
 One frozen, picklable :class:`Settings` travels with a run (worker processes get a copy).
 Sections group what belongs together: ``storage`` (where the warehouse is), ``run``
 (batching, workers), ``extract``, ``archive`` (raw bytes), ``search``, ``web`` (how newsetl
-talks to other hosts) and ``feeds``. Field names are unique across sections, so callers
+talks to other hosts), ``feeds`` and ``sitemaps``. Field names are unique across sections, so callers
 override by name: ``Settings.from_env(db="x.duckdb", workers=0, min_host_delay_s=0)``.
 """
 
@@ -175,6 +175,28 @@ class FeedSettings:
             raise ValueError("feeds_per_batch must be at least 1")
 
 
+@dataclass(frozen=True, slots=True)
+class SitemapSettings:
+    """Limits for following sitemaps (a hostile site must cost bounded time and memory)."""
+
+    max_sitemap_bytes: int = 50 * MB  # one document, decompressed (the sitemaps.org limit)
+    max_sitemap_urls: int = 50_000  # entries read from one document (the sitemaps.org limit)
+    max_sitemap_depth: int = 5  # indexes inside indexes
+    max_sitemap_documents: int = 1000  # documents requested per site per run
+    max_site_bytes: int = 500 * MB  # bytes of sitemap documents read per site per run
+    # New or changed URLs taken from one document per run; the rest come with the next run.
+    max_new_urls_per_sitemap: int = 1000
+    sitemap_interval_s: float = 60 * 60  # a healthy site is checked again after this (±10 %)
+
+    def validate(self) -> None:
+        if min(self.max_sitemap_bytes, self.max_sitemap_urls, self.max_sitemap_documents) < 1:
+            raise ValueError("sitemap limits must be positive")
+        if self.max_site_bytes < 1 or self.max_new_urls_per_sitemap < 1 or self.max_sitemap_depth < 0:
+            raise ValueError("sitemap limits must be positive")
+        if self.sitemap_interval_s <= 0:
+            raise ValueError("the sitemap interval must be positive")
+
+
 _SECTIONS: dict[str, type[Any]] = {
     "storage": StorageSettings,
     "run": RunSettings,
@@ -183,6 +205,7 @@ _SECTIONS: dict[str, type[Any]] = {
     "search": SearchSettings,
     "web": WebSettings,
     "feeds": FeedSettings,
+    "sitemaps": SitemapSettings,
 }
 # field name -> section: names are unique across sections (checked at import).
 _FIELD_SECTION = {f.name: s for s, cls in _SECTIONS.items() for f in fields(cls)}
@@ -200,6 +223,7 @@ class Settings:
     search: SearchSettings = field(default_factory=SearchSettings)
     web: WebSettings = field(default_factory=WebSettings)
     feeds: FeedSettings = field(default_factory=FeedSettings)
+    sitemaps: SitemapSettings = field(default_factory=SitemapSettings)
 
     @classmethod
     def make(cls, **overrides: Any) -> Settings:
@@ -305,6 +329,11 @@ ENVIRONMENT: tuple[tuple[str, str, Callable[[str], Any]], ...] = (
     ("NEWSETL_RAW_DIR", "raw_dir", str),
     ("NEWSETL_RAW_RETENTION_DAYS", "raw_retention_days", _int),
     ("NEWSETL_SEARCH_REFRESH_MAX", "search_refresh_max", _int),
+    ("NEWSETL_SITEMAP_MAX_MB", "max_sitemap_bytes", _scaled(MB, int)),
+    ("NEWSETL_SITEMAP_MAX_DEPTH", "max_sitemap_depth", _int),
+    ("NEWSETL_SITEMAP_MAX_DOCUMENTS", "max_sitemap_documents", _int),
+    ("NEWSETL_SITEMAP_MAX_NEW_URLS", "max_new_urls_per_sitemap", _int),
+    ("NEWSETL_SITEMAP_INTERVAL_MIN", "sitemap_interval_s", _scaled(60.0)),
 )
 
 

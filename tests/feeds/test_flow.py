@@ -55,9 +55,10 @@ def test_flow_runs_batch_tasks_and_publishes_feed_stats(server: FeedServer, tmp_
     ]
     assert summary["inputs"] == 16 and summary["feeds"]["pages_fetched"] == 5
     # 2 feeds in one poll batch; 16 entries in chunks of 10 -> 2 x (fetch + extract, load), then
-    # search and the audit. Never per entry.
+    # search, the audit and the source-health check. Never per entry.
     names = sorted(n.rsplit("-", 1)[0] for n in task_names)
     per_batch = ["extract-batch"] * 2 + ["load-batch"] * 2
-    assert names == ["audit-warehouse", *per_batch, "refresh-search"]
+    assert names == ["audit-warehouse", "check-source-health", *per_batch, "refresh-search"]
     assert all(a["ok"] for a in summary["audit"])
     assert "### Feeds" in artifacts["ingest-feeds-summary"] and "ingest-feeds-counts" in artifacts
+    assert "Source health: 0 open drift alert(s)" in artifacts["ingest-feeds-summary"]

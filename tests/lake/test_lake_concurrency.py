@@ -36,12 +36,13 @@ if __name__ == "__main__":
 """
 
 READER = """
-import json, sys, time
+import json, pathlib, sys, time
 import newsetl
 if __name__ == "__main__":
     conn = newsetl.connect(sys.argv[1], data_path=sys.argv[2] or None)  # held for the whole run
     waits, counts, started = [], [], time.monotonic()
-    while time.monotonic() - started < float(sys.argv[3]):
+    stop = pathlib.Path(sys.argv[3])  # the test creates it when both writers have finished
+    while not stop.exists() and time.monotonic() - started < 600:
         t0 = time.monotonic()
         counts.append(conn.execute("SELECT count(*) FROM articles").fetchone()[0])
         waits.append(time.monotonic() - t0)
@@ -81,7 +82,8 @@ def test_two_writers_and_a_reader(kind: str, tmp_path: Path, request: pytest.Fix
     b = _pages(tmp_path / "b", 12, 24)  # half of it is a's second half: the same pages
     (tmp_path / "ingest.py").write_text(INGEST)
     (tmp_path / "read.py").write_text(READER)
-    reader = _spawn(tmp_path / "read.py", lake, "20")
+    stop = tmp_path / "writers-done"
+    reader = _spawn(tmp_path / "read.py", lake, str(stop))
     time.sleep(2)  # the reader holds its connection before the writers start
     writers = [_spawn(tmp_path / "ingest.py", lake, str(a)), _spawn(tmp_path / "ingest.py", lake, str(b))]
     results = []
@@ -89,6 +91,7 @@ def test_two_writers_and_a_reader(kind: str, tmp_path: Path, request: pytest.Fix
         out, err = proc.communicate(timeout=600)
         assert proc.returncode == 0, err[-3000:]
         results.append(json.loads(out.strip().splitlines()[-1]))
+    stop.touch()
     out, err = reader.communicate(timeout=120)
     assert reader.returncode == 0, err[-3000:]
     read = json.loads(out.strip().splitlines()[-1])
@@ -134,3 +137,40 @@ def test_a_writer_killed_mid_commit_leaves_the_lake_consistent(
     assert rows(lake, "SELECT status FROM runs ORDER BY started_at") == [("crashed",), ("completed",)]
     report = run_audit(open_warehouse(lake), archive_root(lake))
     assert report.ok, [(f.check, f.detail) for f in report.findings if not f.ok]
+
+
+CREATE = """
+import sys
+from newsetl.settings import Settings
+from newsetl.storage.backends import open_warehouse
+if __name__ == "__main__":
+    store = open_warehouse(Settings.make(db=sys.argv[1], data_path=sys.argv[2] or None, lock_timeout_s=60))
+    store.ensure_schema()
+    with store.session(read_only=True) as conn:
+        print(conn.execute("SELECT count(*) FROM schema_migrations").fetchone()[0])
+"""
+
+
+@pytest.mark.e2e
+@pytest.mark.parametrize("kind", ["sqlite", "postgres"])
+def test_processes_creating_one_lake_at_once(
+    kind: str, tmp_path: Path, request: pytest.FixtureRequest
+) -> None:
+    """The first runs on a new machine may start together (two deployments): whoever creates
+    the catalog, the others wait for it instead of failing ('database is locked', 'duplicate
+    key value', '… already exists')."""
+    lake = _lake(kind, tmp_path, request)
+    (tmp_path / "create.py").write_text(CREATE)
+    procs = [
+        subprocess.Popen(
+            [sys.executable, str(tmp_path / "create.py"), lake.db, lake.storage.data_path or ""],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for _ in range(4)
+    ]
+    outs = [p.communicate(timeout=300) for p in procs]
+    assert [p.returncode for p in procs] == [0] * 4, [err[-2000:] for _, err in outs]
+    assert len({out.strip() for out, _ in outs}) == 1
+    assert rows(lake, "SELECT count(*) FROM schema_migrations") == [(int(outs[0][0].strip()),)]

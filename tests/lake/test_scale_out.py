@@ -140,36 +140,6 @@ def test_two_workers_in_two_clones_shard_one_ingest_into_a_postgres_s3_lake(
         stack.stop()
 
 
-def test_writers_starting_together_on_a_new_postgres_lake_all_get_it(pg: Postgres, tmp_path: Path) -> None:
-    """N machines started together on a lake that does not exist yet: all of them create its
-    catalog and run its migrations at once; the losers attach again and retry (both races
-    were seen as a failed shard run in the test above)."""
-    db = f"ducklake:postgres:{pg.database(f'race{os.getpid()}')}"
-    start_at = time.time() + 8  # every process past its imports, then all at once
-    code = """if True:
-        import sys, time
-        from newsetl.settings import Settings
-        from newsetl.storage.backends import open_warehouse
-        store = open_warehouse(Settings.make(db=sys.argv[1], data_path=sys.argv[2]))
-        time.sleep(max(0.0, float(sys.argv[3]) - time.time()))
-        store.ensure_schema()
-        with store.session(read_only=True) as conn:
-            print(conn.execute("SELECT max(version) FROM schema_migrations").fetchone()[0])
-    """
-    procs = [
-        subprocess.Popen(
-            [sys.executable, "-c", code, db, str(tmp_path / "data"), str(start_at)],
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-        )
-        for _ in range(4)
-    ]
-    results = [p.communicate(timeout=300) for p in procs]
-    assert [p.returncode for p in procs] == [0] * 4, [err[-1500:] for _, err in results]
-    assert len({out.strip().splitlines()[-1] for out, _ in results}) == 1  # all at the latest migration
-
-
 def test_two_runs_on_one_machine_share_the_local_search_index(tmp_path: Path) -> None:
     """Two workers on one machine (or the feeds and inbox deployments at once) refresh the
     lake's local search file in turn: the second waits for the first's session."""

@@ -51,8 +51,12 @@ class History:
     lineage: list[dict[str, Any]]
 
 
+MIN_PREFIX = 4  # like git: shorter prefixes match too much to be worth it
+
+
 def resolve_article(conn: duckdb.DuckDBPyConnection, ref: str) -> str | None:
-    """An article id from an id, a unique id prefix (>= 6 chars) or a URL."""
+    """An article id from an id, a unique id prefix (at least :data:`MIN_PREFIX` characters)
+    or a URL; None when nothing (or more than one article) matches: :func:`why_unresolved`."""
     row = conn.execute("SELECT article_id FROM articles WHERE article_id = ?", [ref]).fetchone()
     if row:
         return str(row[0])
@@ -63,13 +67,31 @@ def resolve_article(conn: duckdb.DuckDBPyConnection, ref: str) -> str | None:
             [url, ref],
         ).fetchone()
         return str(row[0]) if row else None
-    if len(ref) >= 6:
-        rows = conn.execute(
-            "SELECT article_id FROM articles WHERE starts_with(article_id, ?) LIMIT 2", [ref]
-        ).fetchall()
-        if len(rows) == 1:
-            return str(rows[0][0])
-    return None
+    matches = _prefix_matches(conn, ref)
+    return matches[0] if len(matches) == 1 else None
+
+
+def _prefix_matches(conn: duckdb.DuckDBPyConnection, ref: str, limit: int = 2) -> list[str]:
+    if len(ref) < MIN_PREFIX:
+        return []
+    rows = conn.execute(
+        "SELECT article_id FROM articles WHERE starts_with(article_id, ?) ORDER BY article_id LIMIT ?",
+        [ref.lower(), limit],
+    ).fetchall()
+    return [str(r[0]) for r in rows]
+
+
+def why_unresolved(conn: duckdb.DuckDBPyConnection, ref: str) -> str:
+    """Why :func:`resolve_article` found nothing for ``ref``, in words for the user."""
+    if "://" in ref:
+        return f"no article matches {ref!r}: no article has that URL"
+    if len(ref) < MIN_PREFIX:
+        return f"no article matches {ref!r}: an id prefix needs at least {MIN_PREFIX} characters"
+    matches = _prefix_matches(conn, ref, limit=6)
+    if len(matches) > 1:
+        shown = ", ".join(matches[:5]) + (", …" if len(matches) > 5 else "")
+        return f"{ref!r} matches more than one article ({shown}): give more characters"
+    return f"no article matches {ref!r}: no article id starts with it"
 
 
 def article_history(conn: duckdb.DuckDBPyConnection, article_id: str, *, context: int = 1) -> History:

@@ -77,8 +77,14 @@ def refresh_search_index(
     now = now or datetime.now(UTC)
     load_extension(conn, "fts")
     report = RefreshReport()
+    # search_keys: (article_id, content_hash, language) of every article, as the search
+    # session provides it (a lake's locally synced copy); the articles table otherwise.
+    conn.execute(
+        """CREATE TEMP VIEW IF NOT EXISTS search_keys AS
+           SELECT article_id, content_hash, language FROM articles"""
+    )
     with transaction(conn):
-        languages = [r[0] for r in conn.execute("SELECT DISTINCT language FROM articles").fetchall()]
+        languages = [r[0] for r in conn.execute("SELECT DISTINCT language FROM search_keys").fetchall()]
         mapping = [(lang, index_name_for(lang)) for lang in languages if lang is not None]
         conn.execute("CREATE OR REPLACE TEMP TABLE _search_lang (language VARCHAR, index_name VARCHAR)")
         if mapping:
@@ -86,7 +92,7 @@ def refresh_search_index(
         conn.execute(
             """CREATE OR REPLACE TEMP TABLE _search_want AS
                SELECT a.article_id, a.content_hash, coalesce(m.index_name, $other) AS index_name
-               FROM articles AS a LEFT JOIN _search_lang AS m USING (language)""",
+               FROM search_keys AS a LEFT JOIN _search_lang AS m USING (language)""",
             {"other": OTHER},
         )
         existing = _indexes_in_db(conn)

@@ -98,4 +98,26 @@ def warehouse_status(store: Warehouse, *, runs: int = 10, days: int = 7) -> Stat
                        FROM feeds WHERE error_streak > 0 ORDER BY error_streak DESC, url LIMIT 10""",
                 )
             )
+        if "sitemaps" in tables:
+            status.sections.append(
+                _section(
+                    conn,
+                    "sitemaps",
+                    """SELECT count(*) AS registered,
+                              count(*) FILTER (WHERE next_check_at IS NULL OR next_check_at <= now()) AS due,
+                              count(*) FILTER (WHERE health = 'failing') AS failing,
+                              coalesce(sum(failing_documents), 0) AS failing_documents,
+                              coalesce(sum(urls), 0) AS urls
+                       FROM v_sitemap_health""",
+                )
+            )
+            status.sections.append(
+                _section(
+                    conn,
+                    "failing sitemaps",
+                    """SELECT url, error_streak, last_error,
+                              strftime(next_check_at, '%Y-%m-%d %H:%M') AS next_check
+                       FROM sitemaps WHERE error_streak > 0 ORDER BY error_streak DESC, url LIMIT 10""",
+                )
+            )
     return status

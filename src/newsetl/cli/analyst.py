@@ -18,6 +18,7 @@ from rich.table import Table
 from rich.text import Text
 
 from newsetl.cli.app import DbOption, app, err, fail, out, render_rows, store_for
+from newsetl.cli.tables import FormatOption, WideOption
 from newsetl.errors import NewsetlError
 
 DateOption = typer.Option(formats=["%Y-%m-%d"], show_default=False)
@@ -195,7 +196,8 @@ def clusters(
     limit: Annotated[int, typer.Option("--limit", "-n", help="Clusters to list.")] = 20,
     min_outlets: Annotated[int, typer.Option(help="Only stories run by at least this many domains.")] = 0,
     db: DbOption = None,
-    fmt: Annotated[str, typer.Option("--format", "-f", help="table, csv, json or markdown.")] = "table",
+    fmt: FormatOption = None,
+    wide: WideOption = False,
 ) -> None:
     """Stories that ran more than once: near-duplicate clusters across sources and runs.
 
@@ -226,7 +228,8 @@ def clusters(
         raise fail(str(exc)) from None
     if cluster is not None and not rows:
         raise fail(f"{cluster} is not in a cluster with other articles")
-    render_rows(columns, rows, fmt, 1000)
+    keys = ("cluster_id", "articles", "title") if cluster is None else ("article_id", "title")
+    render_rows(columns, rows, fmt, 1000, wide=wide, keys=keys)
 
 
 @app.command()
@@ -258,7 +261,8 @@ def relink(db: DbOption = None) -> None:
 @app.command()
 def history(
     article: Annotated[
-        str, typer.Argument(help="Article id (or a unique prefix) or URL.", show_default=False)
+        str,
+        typer.Argument(help="Article id (or a unique prefix of 4+ characters) or URL.", show_default=False),
     ],
     db: DbOption = None,
     diff: Annotated[bool, typer.Option("--diff/--no-diff", help="Show the text changes.")] = True,
@@ -267,13 +271,13 @@ def history(
 
     Example:  newsetl history https://example.com/news/harbour-ferry --db warehouse/news.duckdb
     """
-    from newsetl.analysis.history import article_history, resolve_article
+    from newsetl.analysis.history import article_history, resolve_article, why_unresolved
 
     try:
         with _read_session(db) as conn:
             article_id = resolve_article(conn, article)
             if article_id is None:
-                raise fail(f"no article matches {article!r}")
+                raise fail(why_unresolved(conn, article))
             h = article_history(conn, article_id)
     except NewsetlError as exc:
         raise fail(str(exc)) from None

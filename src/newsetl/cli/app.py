@@ -10,7 +10,6 @@ from __future__ import annotations
 import json
 import os
 import signal
-import sys
 import threading
 import time
 from collections.abc import Callable
@@ -297,31 +296,21 @@ class _progress:
             self.bar.stop()
 
 
-def render_rows(columns: list[str], rows: list[tuple[Any, ...]], fmt: str, max_rows: int) -> None:
-    if fmt == "json":
-        sys.stdout.write(
-            json.dumps([dict(zip(columns, r, strict=True)) for r in rows], default=str, ensure_ascii=False)
-        )
-        sys.stdout.write("\n")
-    elif fmt == "csv":
-        import csv
+def render_rows(
+    columns: list[str],
+    rows: list[tuple[Any, ...]],
+    fmt: str | None,
+    max_rows: int,
+    *,
+    wide: bool = False,
+    keys: tuple[str, ...] = (),
+    title: str | None = None,
+) -> None:
+    """Rows on standard output: a table fitted to the terminal, else tab-separated (see
+    :mod:`newsetl.cli.tables`); ``fmt`` picks csv, json, markdown, tsv or table."""
+    from newsetl.cli.tables import render
 
-        writer = csv.writer(sys.stdout)
-        writer.writerow(columns)
-        writer.writerows(rows)
-    elif fmt == "markdown":
-        sys.stdout.write("| " + " | ".join(columns) + " |\n|" + "---|" * len(columns) + "\n")
-        for r in rows:
-            cells = ("" if v is None else " ".join(str(v).split()).replace("|", "\\|") for v in r)
-            sys.stdout.write("| " + " | ".join(cells) + " |\n")
-    elif fmt == "table":
-        table = Table(show_lines=False)
-        for c in columns:
-            table.add_column(c, overflow="fold")
-        for r in rows[:max_rows]:
-            table.add_row(*("NULL" if v is None else str(v) for v in r))
-        out.print(table)
-        if len(rows) > max_rows:
-            err.print(f"({len(rows)} rows, {max_rows} shown; use --max-rows or --format csv)")
-    else:
-        raise fail(f"unknown format {fmt!r} (table, csv, json, markdown)", code=2)
+    try:
+        render(out, err, columns, rows, fmt, max_rows, wide=wide, keys=keys, title=title)
+    except ValueError as exc:
+        raise fail(str(exc), code=2) from None

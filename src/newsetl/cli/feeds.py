@@ -6,6 +6,7 @@ Only argument parsing and printing here; the work is in :mod:`newsetl.sources.fe
 
 from __future__ import annotations
 
+import json
 import sys
 from pathlib import Path
 from typing import Annotated, Any
@@ -26,6 +27,7 @@ from newsetl.cli.app import (
     shard_for,
     store_for,
 )
+from newsetl.cli.tables import FormatOption, WideOption
 from newsetl.errors import NewsetlError
 
 feeds_app = typer.Typer(
@@ -74,7 +76,8 @@ def feeds_add(
 @feeds_app.command("list")
 def feeds_list(
     db: DbOption = None,
-    fmt: Annotated[str, typer.Option("--format", "-f", help="table, csv, json or markdown.")] = "table",
+    fmt: FormatOption = None,
+    wide: WideOption = False,
     max_rows: Annotated[int, typer.Option(help="Rows to print in table format.")] = 500,
 ) -> None:
     """Registered feeds with their health: status, last success, error streak, next check, entries.
@@ -92,7 +95,7 @@ def feeds_list(
         raise fail(str(exc)) from None
     except duckdb.CatalogException:
         raise fail(_NO_FEED_TABLES) from None
-    render_rows(columns, rows, fmt, max_rows)
+    render_rows(columns, rows, fmt, max_rows, wide=wide, keys=("name", "health", "url", "next_check_at"))
 
 
 @feeds_app.command("remove")
@@ -176,6 +179,50 @@ def feeds_export(
         out.print(f"{len(rows)} feeds written to {file}", highlight=False)
 
 
+def _nothing_due(db: str | None, json_out: bool) -> bool:
+    """Say so (and when the next feed is due) instead of running a flow that polls nothing."""
+    from datetime import UTC, datetime
+
+    import duckdb
+
+    from newsetl.sources.feeds.registry import next_due
+
+    now = datetime.now(UTC)
+    try:
+        with store_for(db).session(read_only=True) as conn:
+            nd = next_due(conn, now)
+    except (NewsetlError, duckdb.Error):
+        return False  # no warehouse yet, or locked: the flow reports it properly
+    if nd.due:
+        return False
+    if json_out:
+        sys.stdout.write(
+            json.dumps(
+                {
+                    "feeds_registered": nd.registered,
+                    "feeds_due": 0,
+                    "next_due_feed": nd.url,
+                    "next_due_at": nd.at.isoformat() if nd.at else None,
+                }
+            )
+        )
+        sys.stdout.write("\n")  # fmt: skip
+    elif not nd.registered:
+        out.print("no feeds registered: `newsetl feeds add URL` (or `newsetl ingest-feeds URL`) first",
+                  highlight=False)  # fmt: skip
+    else:
+        assert nd.at is not None
+        minutes = max(0, round((nd.at - now).total_seconds() / 60))
+        out.print(
+            f"no feed is due ({nd.registered} registered): the next is {nd.name or nd.url} "
+            f"at {nd.at.astimezone(UTC):%Y-%m-%d %H:%M} UTC, in {minutes} min; "
+            "`newsetl ingest-feeds --all` polls every feed now",
+            highlight=False,
+            soft_wrap=True,
+        )
+    return True
+
+
 @app.command("ingest-feeds")
 def ingest_feeds_cmd(
     urls: Annotated[
@@ -224,6 +271,8 @@ def ingest_feeds_cmd(
             feed_url(u)
     except NewsetlError as exc:
         raise fail(str(exc)) from None
+    if not urls and not all_feeds and _nothing_due(db, json_out):
+        return
 
     def run() -> dict[str, Any]:
         from flows.ingest_feeds import ingest_feeds

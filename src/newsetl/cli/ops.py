@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import sys
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -16,10 +18,15 @@ from newsetl.cli.app import (
     fail,
     out,
     print_summary,
+    render_rows,
     settings_for,
     store_for,
 )
+from newsetl.cli.tables import FormatOption, WideOption
 from newsetl.errors import NewsetlError
+
+_STATUS_KEYS = ("flow", "status", "started", "inputs", "loaded", "rejected", "stage", "reason", "url",
+                "error_streak", "registered", "due", "failing", "articles")  # fmt: skip
 
 
 @app.command()
@@ -27,27 +34,44 @@ def status(
     db: DbOption = None,
     runs: Annotated[int, typer.Option(help="How many recent runs to list.")] = 10,
     days: Annotated[int, typer.Option(help="Window for the rejection summary, in days.")] = 7,
+    fmt: FormatOption = None,
+    wide: WideOption = False,
 ) -> None:
     """Recent runs with counts and durations, rejections by reason, feeds, database size.
+
+    On a terminal each section is a table that fits it (--wide: every column); piped, each
+    section is a "# title" line followed by tab-separated rows.
 
     Example:  newsetl status --db warehouse/news.duckdb
     """
     from newsetl.analysis.status import warehouse_status
+    from newsetl.cli.tables import choose_format
 
+    try:
+        chosen = choose_format(fmt, out)
+    except ValueError as exc:
+        raise fail(str(exc), code=2) from None
     try:
         st = warehouse_status(store_for(db), runs=runs, days=days)
     except NewsetlError as exc:
         raise fail(str(exc)) from None
-    out.print(f"[bold]{st.db_path}[/] · {st.size_bytes / 1e6:.1f} MB on disk", highlight=False)
+    if chosen == "json":
+        sections = {s.title: [dict(zip(s.columns, r, strict=True)) for r in s.rows] for s in st.sections}
+        doc = {"db": st.db_path, "size_bytes": st.size_bytes, "sections": sections}
+        sys.stdout.write(json.dumps(doc, default=str, ensure_ascii=False) + "\n")
+        return
+    if chosen == "table":
+        out.print(f"[bold]{st.db_path}[/] · {st.size_bytes / 1e6:.1f} MB on disk", highlight=False)
+    else:
+        sys.stdout.write(f"# {st.db_path}\t{st.size_bytes}\n")
     if not st.sections:
         out.print("empty warehouse: no runs yet")
     for section in st.sections:
-        table = Table(title=section.title, title_justify="left")
-        for col in section.columns:
-            table.add_column(col, overflow="fold")
-        for row in section.rows:
-            table.add_row(*("" if v is None else str(v) for v in row))
-        out.print(table)
+        if chosen != "table":
+            sys.stdout.write(f"# {section.title}\n")
+        render_rows(
+            section.columns, section.rows, chosen, 200, wide=wide, keys=_STATUS_KEYS, title=section.title
+        )
 
 
 @app.command()

@@ -7,6 +7,7 @@ from typing import Annotated
 import typer
 
 from newsetl.cli.app import DbOption, app, fail, render_rows, store_for
+from newsetl.cli.tables import FormatOption, WideOption
 from newsetl.errors import NewsetlError
 
 
@@ -14,7 +15,8 @@ from newsetl.errors import NewsetlError
 def sql(
     query: Annotated[str, typer.Argument(help="SQL to run (read-only).", show_default=False)],
     db: DbOption = None,
-    fmt: Annotated[str, typer.Option("--format", "-f", help="table, csv, json or markdown.")] = "table",
+    fmt: FormatOption = None,
+    wide: WideOption = False,
     max_rows: Annotated[int, typer.Option(help="Rows to print in table format.")] = 200,
     wait: Annotated[
         float, typer.Option(help="Seconds to wait while another process holds a DuckDB file's lock.")
@@ -43,7 +45,7 @@ def sql(
         raise fail(str(exc)) from None
     except duckdb.Error as exc:
         raise fail(" ".join(str(exc).split())) from None
-    render_rows(columns, rows, fmt, max_rows)
+    render_rows(columns, rows, fmt, max_rows, wide=wide)
 
 
 @app.command()
@@ -52,7 +54,8 @@ def changes(
     table: Annotated[str, typer.Option("--table", "-t", help="Table to follow.")] = "articles",
     until: Annotated[int | None, typer.Option(help="Last snapshot \\[default: the current one].")] = None,
     db: DbOption = None,
-    fmt: Annotated[str, typer.Option("--format", "-f", help="table, csv, json or markdown.")] = "table",
+    fmt: FormatOption = None,
+    wide: WideOption = False,
     max_rows: Annotated[int, typer.Option(help="Rows to print in table format.")] = 200,
 ) -> None:
     """What was inserted, updated or deleted in a lake table since a snapshot (change feed).
@@ -72,14 +75,15 @@ def changes(
         raise fail(str(exc)) from None
     except duckdb.Error as exc:
         raise fail(" ".join(str(exc).split())) from None
-    render_rows(columns, rows, fmt, max_rows)
+    render_rows(columns, rows, fmt, max_rows, wide=wide)
 
 
 @app.command()
 def snapshots(
     limit: Annotated[int, typer.Option("--limit", "-n", help="How many.")] = 20,
     db: DbOption = None,
-    fmt: Annotated[str, typer.Option("--format", "-f", help="table, csv, json or markdown.")] = "table",
+    fmt: FormatOption = None,
+    wide: WideOption = False,
 ) -> None:
     """A lake's latest snapshots (for `sql --at` and `changes --since`).
 
@@ -91,4 +95,4 @@ def snapshots(
         columns, rows = lake_snapshots(store_for(db), limit=limit)
     except NewsetlError as exc:
         raise fail(str(exc)) from None
-    render_rows(columns, rows, fmt, limit)
+    render_rows(columns, rows, fmt, limit, wide=wide)

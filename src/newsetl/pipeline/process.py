@@ -87,6 +87,7 @@ class Hints:
     published: datetime | None = None
     authors: tuple[str, ...] = ()
     tags: tuple[str, ...] = ()
+    language: str | None = None  # as the source declares it (a news sitemap's publication)
     # The source's own text (a feed entry's content), used when the page cannot be, and its
     # bytes, archived when there is no page at all.
     fallback: Extracted | None = None
@@ -174,6 +175,9 @@ def fill_from_hints(article: Article, hints: Hints) -> None:
     if not article.tags and hints.tags:
         article.tags = list(hints.tags)
         filled.append("tags")
+    if not article.declared_language and hints.language:
+        article.declared_language = hints.language
+        filled.append("declared_language")
     article.filled_from = filled
 
 

@@ -120,6 +120,10 @@ class Warehouse(abc.ABC):
         """Where the full-text index lives beside ``articles`` (the warehouse itself, unless
         the backend cannot hold one)."""
         with self.session(read_only=read_only) as conn:
+            conn.execute(
+                """CREATE OR REPLACE TEMP VIEW search_keys AS
+                   SELECT article_id, content_hash, language FROM articles"""
+            )
             yield conn
 
     def write(self, fn: Callable[[duckdb.DuckDBPyConnection], T]) -> T:

@@ -42,7 +42,7 @@ import duckdb
 from newsetl.errors import WarehouseError, WarehouseLockedError
 from newsetl.settings import StorageSettings
 from newsetl.storage import extensions, migrations
-from newsetl.storage.base import Capabilities, Warehouse
+from newsetl.storage.base import Capabilities, Warehouse, rollback_quietly
 from newsetl.storage.duckdb_file import is_lock_error
 
 ALIAS = "lake"
@@ -141,25 +141,26 @@ def attach_sql(target: LakeTarget, *, read_only: bool = False, at: str | None = 
     return f"ATTACH {_quote(target.uri)} AS {ALIAS} ({', '.join(options)})"
 
 
-# Two processes attaching a lake that does not exist yet both create its catalog tables; the
-# one that loses (PostgreSQL: "duplicate key value violates unique constraint
-# pg_type_typname_nsp_index", or "already exists") attaches again and finds them made.
-_CREATION_RACE = ("duplicate key value", "already exists")
-_ATTACH_ATTEMPTS = 5
+# Processes attaching a lake that does not exist yet all create its catalog tables: a SQLite
+# catalog is "locked" meanwhile, and on PostgreSQL the loser sees "duplicate key value
+# violates unique constraint pg_type_typname_nsp_index" or "already exists". Attaching
+# again finds the catalog made.
+_ATTACH_RACE = ("database is locked", "duplicate key value", "already exists")
 
 
 def open_lake(
-    target: LakeTarget, *, read_only: bool = False, at: str | None = None
+    target: LakeTarget, *, read_only: bool = False, at: str | None = None, wait_s: float = 60.0
 ) -> duckdb.DuckDBPyConnection:
     """A new in-memory DuckDB with the lake attached and selected."""
-    for attempt in range(1, _ATTACH_ATTEMPTS + 1):
+    deadline, delay = time.monotonic() + wait_s, 0.05
+    while True:
         try:
             return _open_lake(target, read_only=read_only, at=at)
-        except WarehouseError as exc:
-            if attempt == _ATTACH_ATTEMPTS or not any(m in str(exc) for m in _CREATION_RACE):
-                raise
-            time.sleep(0.1 * 2**attempt)
-    raise AssertionError("unreachable")  # pragma: no cover
+        except duckdb.Error as exc:
+            if not any(m in str(exc) for m in _ATTACH_RACE) or time.monotonic() > deadline:
+                raise WarehouseError(f"cannot open lake {target.uri}: {extensions.one_line(exc)}") from exc
+            time.sleep(delay * (0.5 + random.random()))  # a fresh DuckDB attaches again
+            delay = min(delay * 2, 1.0)
 
 
 def _open_lake(target: LakeTarget, *, read_only: bool, at: str | None) -> duckdb.DuckDBPyConnection:
@@ -178,9 +179,9 @@ def _open_lake(target: LakeTarget, *, read_only: bool, at: str | None) -> duckdb
         conn.execute(f"USE {ALIAS}")
         # Retries of DuckLake's own catalog commit (a snapshot id taken by another writer).
         conn.execute("SET ducklake_max_retry_count = 20")
-    except duckdb.Error as exc:
+    except BaseException:
         conn.close()
-        raise WarehouseError(f"cannot open lake {target.uri}: {extensions.one_line(exc)}") from exc
+        raise
     return conn
 
 
@@ -231,7 +232,9 @@ class DuckLake(Warehouse):
         with _instances_lock:
             conn = _instances.get(key)
             if conn is None:
-                conn = _instances[key] = open_lake(self.target, read_only=read_only)
+                conn = _instances[key] = open_lake(
+                    self.target, read_only=read_only, wait_s=self.settings.lock_timeout_s
+                )
             return conn
 
     def connect(self, *, read_only: bool = False, at: str | None = None) -> duckdb.DuckDBPyConnection:
@@ -239,7 +242,9 @@ class DuckLake(Warehouse):
 
         ``at``: a snapshot version or a timestamp, for reading the lake as it was then.
         """
-        return open_lake(self.target, read_only=read_only or at is not None, at=at)
+        return open_lake(
+            self.target, read_only=read_only or at is not None, at=at, wait_s=self.settings.lock_timeout_s
+        )
 
     @contextmanager
     def session(self, *, read_only: bool = False) -> Iterator[duckdb.DuckDBPyConnection]:
@@ -264,17 +269,23 @@ class DuckLake(Warehouse):
     def ensure_schema(self) -> None:
         """Apply the lake's migrations; two processes racing to create the lake is a
         conflict that one of them retries (and then finds the schema current)."""
-        for attempt in range(1, 11):
+        deadline = time.monotonic() + max(self.settings.lock_timeout_s, 5.0)
+        delay = 0.05
+        while True:
             try:
                 with self.session() as conn:
                     if not migrations.is_current(conn, self.migration_set):
                         migrations.migrate(conn, self.migration_set)
                 return
             except duckdb.Error as exc:
-                if not self.is_conflict(exc) or attempt == 10:
+                # Another process applied the same migration after this one read the schema
+                # version ("… already exists"): the next attempt finds it current.
+                raced = self.is_conflict(exc) or "already exists" in str(exc)
+                if not raced or time.monotonic() > deadline:
                     why = extensions.one_line(exc)
                     raise WarehouseError(f"cannot create or upgrade {self.describe()}: {why}") from exc
-                time.sleep(0.1 * attempt)
+                time.sleep(delay * (0.5 + random.random()))
+                delay = min(delay * 2, 1.0)
 
     # -- upkeep ---------------------------------------------------------------------------
 
@@ -345,6 +356,7 @@ class DuckLake(Warehouse):
             conn.execute(f"USE {SEARCH_ALIAS}")
             for ddl in _SEARCH_SCHEMA:
                 conn.execute(ddl)
+            sync_article_keys(conn)  # O(changes since the last session): also before a search
             yield conn
         finally:
             conn.close()
@@ -402,6 +414,46 @@ def _expire(days: int) -> Callable[[duckdb.DuckDBPyConnection], str]:
     return step
 
 
+def sync_article_keys(conn: duckdb.DuckDBPyConnection) -> int:
+    """Bring the side file's copy of (article_id, content_hash, language, ingested_at) up to
+    the lake's current snapshot from its change feed: the search refresh then plans from a
+    local table, and the lake is read only for what changed. When the last synced snapshot
+    has expired (maintenance), the copy is rebuilt from the lake. Returns the ids touched."""
+    row = conn.execute(
+        f"SELECT min(snapshot_id), max(snapshot_id) FROM ducklake_snapshots('{ALIAS}')"
+    ).fetchone()
+    oldest, current = (int(row[0]), int(row[1])) if row and row[1] is not None else (0, 0)
+    last_row = conn.execute("SELECT max(snapshot_id) FROM search_sync").fetchone()
+    last = int(last_row[0]) if last_row and last_row[0] is not None else None
+    if last == current:
+        return 0
+    keys = f"SELECT article_id, content_hash, language, ingested_at FROM {ALIAS}.main.articles"
+    conn.execute("BEGIN TRANSACTION")
+    try:
+        if last is None or last < oldest:
+            conn.execute("DELETE FROM article_keys")
+            conn.execute(f"INSERT INTO article_keys {keys}")
+            touched = conn.execute("SELECT count(*) FROM article_keys").fetchone()
+        else:
+            conn.execute(
+                f"""CREATE OR REPLACE TEMP TABLE _changed AS SELECT DISTINCT article_id
+                    FROM ducklake_table_changes('{ALIAS}', 'main', 'articles', {last + 1}, {current})"""
+            )
+            conn.execute("DELETE FROM article_keys WHERE article_id IN (SELECT article_id FROM _changed)")
+            conn.execute(
+                f"INSERT INTO article_keys {keys} WHERE article_id IN (SELECT article_id FROM _changed)"
+            )
+            touched = conn.execute("SELECT count(*) FROM _changed").fetchone()
+            conn.execute("DROP TABLE _changed")
+        conn.execute("DELETE FROM search_sync")
+        conn.execute("INSERT INTO search_sync VALUES (?)", [current])
+        conn.execute("COMMIT")
+    except BaseException:
+        rollback_quietly(conn)
+        raise
+    return int(touched[0]) if touched else 0
+
+
 def _take_commit_lock(conn: duckdb.DuckDBPyConnection) -> None:
     conn.execute("UPDATE newsetl_commit_lock SET commits = commits + 1")
 
@@ -413,6 +465,12 @@ def _redact(conninfo: str) -> str:
 # The search index's own tables in the side file (the file backend has them from 003).
 _SEARCH_SCHEMA = (
     f"CREATE OR REPLACE VIEW articles AS SELECT * FROM {ALIAS}.main.articles",
+    # The lake's article keys, synced from its change feed (sync_article_keys).
+    """CREATE TABLE IF NOT EXISTS article_keys (
+        article_id VARCHAR PRIMARY KEY, content_hash VARCHAR NOT NULL, language VARCHAR,
+        ingested_at TIMESTAMPTZ NOT NULL)""",
+    "CREATE TABLE IF NOT EXISTS search_sync (snapshot_id BIGINT NOT NULL)",
+    "CREATE OR REPLACE TEMP VIEW search_keys AS SELECT article_id, content_hash, language FROM article_keys",
     """CREATE TABLE IF NOT EXISTS search_indexes (
         index_name VARCHAR PRIMARY KEY, stemmer VARCHAR NOT NULL, stopwords INTEGER NOT NULL,
         config VARCHAR NOT NULL, built_at TIMESTAMPTZ NOT NULL, refreshed_at TIMESTAMPTZ NOT NULL,
@@ -422,13 +480,13 @@ _SEARCH_SCHEMA = (
         indexed_at TIMESTAMPTZ NOT NULL)""",
     """CREATE OR REPLACE VIEW search_freshness AS
     SELECT
-        (SELECT count(*) FROM articles) AS articles,
-        (SELECT count(*) FROM articles AS a JOIN search_index_docs AS d
+        (SELECT count(*) FROM article_keys) AS articles,
+        (SELECT count(*) FROM article_keys AS a JOIN search_index_docs AS d
             ON d.article_id = a.article_id AND d.content_hash = a.content_hash) AS searchable,
-        (SELECT count(*) FROM articles AS a LEFT JOIN search_index_docs AS d
+        (SELECT count(*) FROM article_keys AS a LEFT JOIN search_index_docs AS d
             ON d.article_id = a.article_id AND d.content_hash = a.content_hash
             WHERE d.article_id IS NULL) AS pending,
-        (SELECT min(a.ingested_at) FROM articles AS a LEFT JOIN search_index_docs AS d
+        (SELECT min(a.ingested_at) FROM article_keys AS a LEFT JOIN search_index_docs AS d
             ON d.article_id = a.article_id AND d.content_hash = a.content_hash
             WHERE d.article_id IS NULL) AS oldest_pending_since,
         (SELECT max(refreshed_at) FROM search_indexes) AS refreshed_at,

@@ -91,12 +91,6 @@ def migrate(conn: duckdb.DuckDBPyConnection, backend: str = "duckdb-file") -> li
             continue
         conn.execute("BEGIN TRANSACTION")
         try:
-            # Another process may have applied it since ``applied`` was read (writers starting
-            # together on a new lake): its snapshot says so; a later commit of it conflicts.
-            found = conn.execute("SELECT count(*) FROM schema_migrations WHERE version = ?", [mig.version])
-            if found.fetchone() != (0,):
-                conn.execute("ROLLBACK")
-                continue
             conn.execute(mig.sql)
             conn.execute(
                 "INSERT INTO schema_migrations VALUES (?, ?, ?, ?)",
@@ -104,9 +98,7 @@ def migrate(conn: duckdb.DuckDBPyConnection, backend: str = "duckdb-file") -> li
             )
             conn.execute("COMMIT")
         except BaseException:
-            # A COMMIT that failed (a lake's conflict with a concurrent creator) has ended the
-            # transaction already: the original error is what the caller must see and retry.
-            with contextlib.suppress(duckdb.Error):
+            with contextlib.suppress(duckdb.Error):  # a failed COMMIT has ended it already
                 conn.execute("ROLLBACK")
             raise
         done.append(mig.version)

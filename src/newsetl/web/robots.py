@@ -132,6 +132,11 @@ class RobotsCache:
                     self._new.append(file)
             return self._install(file)
 
+    def sitemaps(self, origin: str, trusted: str | None = None) -> list[str]:
+        """The ``Sitemap:`` lines of the origin's robots.txt (as written; may be relative)."""
+        rules = self._get(origin, trusted)
+        return list(rules.parser.sitemaps) if rules.parser is not None else []
+
     def check(self, url: str, trusted: str | None = None) -> str | None:
         """None when ``url`` may be fetched, else the reason it may not.
 

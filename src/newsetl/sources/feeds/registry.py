@@ -173,6 +173,35 @@ def due_feeds(conn: duckdb.DuckDBPyConnection, now: datetime, *, everything: boo
     return [_row(r) for r in rows]
 
 
+@dataclass(frozen=True, slots=True)
+class NextDue:
+    """How many feeds are registered and due, and which one is due next."""
+
+    registered: int
+    due: int
+    url: str | None = None
+    name: str | None = None
+    at: datetime | None = None
+
+
+def next_due(conn: duckdb.DuckDBPyConnection, now: datetime) -> NextDue:
+    """For "nothing to do" answers: the count of due feeds and the next check after ``now``."""
+    tables = {r[0] for r in conn.execute("SELECT table_name FROM information_schema.tables").fetchall()}
+    if "feeds" not in tables:
+        return NextDue(0, 0)
+    registered, due = conn.execute(
+        """SELECT count(*), count(*) FILTER (WHERE next_check_at IS NULL OR next_check_at <= $now)
+           FROM feeds""",
+        {"now": now},
+    ).fetchone() or (0, 0)
+    row = conn.execute(
+        """SELECT url, coalesce(name, title), next_check_at FROM feeds WHERE next_check_at > $now
+           ORDER BY next_check_at, url LIMIT 1""",
+        {"now": now},
+    ).fetchone()
+    return NextDue(int(registered), int(due), *(row or (None, None, None)))
+
+
 HEALTH_COLUMNS = (
     "url", "name", "health", "last_status", "last_outcome", "last_checked_at", "last_success_at",
     "error_streak", "next_check_at", "entries_seen", "articles", "last_error",
