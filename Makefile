@@ -57,20 +57,30 @@ bench-quality: $(STAMP)
 	$(BIN)/python bench/quality.py
 
 ## Prefect server for scheduled runs (UI at http://127.0.0.1:$(PREFECT_PORT)); keep it running.
+## The host and port are given as settings too, so the UI talks to this server's API (the
+## --port flag alone leaves the UI pointing at :4200) and the links deploy/run print open.
 server: $(STAMP)
-	PREFECT_HOME=$(PREFECT_STATE) $(BIN)/prefect server start --host 127.0.0.1 --port $(PREFECT_PORT)
+	PREFECT_HOME=$(PREFECT_STATE) PREFECT_SERVER_API_HOST=127.0.0.1 PREFECT_SERVER_API_PORT=$(PREFECT_PORT) \
+	  PREFECT_UI_API_URL=http://127.0.0.1:$(PREFECT_PORT)/api \
+	  $(BIN)/prefect server start --host 127.0.0.1 --port $(PREFECT_PORT)
 
 ## Work pool + every deployment of prefect.yaml on that server (run `make server` first).
+## The same as `prefect work-pool create`, `prefect global-concurrency-limit create` and
+## `prefect deploy --all` by hand: the deployments hold no path of this clone.
 deploy: $(STAMP)
 	@$(PREFECT_LOCAL) $(BIN)/prefect work-pool inspect $(NEWSETL_POOL) >/dev/null 2>&1 || \
 	  $(PREFECT_LOCAL) $(BIN)/prefect work-pool create $(NEWSETL_POOL) --type process
 	@$(PREFECT_LOCAL) $(BIN)/prefect global-concurrency-limit inspect newsetl-fetch >/dev/null 2>&1 || \
 	  $(PREFECT_LOCAL) $(BIN)/prefect global-concurrency-limit create newsetl-fetch --limit $(NEWSETL_FETCH_SLOTS)
-	$(PREFECT_LOCAL) NEWSETL_HOME=$(CURDIR) $(BIN)/prefect --no-prompt deploy --all
+	$(PREFECT_LOCAL) $(BIN)/prefect --no-prompt deploy --all
 
-## A worker that runs the scheduled and triggered flow runs from this clone.
+## A worker that runs the scheduled and triggered flow runs from this clone: the same as
+## `prefect worker start --pool newsetl-pool` here. `exec` and SIGINT put back to its default
+## (a shell that starts make in the background ignores it, and Prefect's worker turns SIGTERM
+## into SIGINT) make SIGTERM to make's process group stop the worker within seconds.
+RESTORE_SIGINT := $(BIN)/python -c 'import os, signal, sys; signal.signal(signal.SIGINT, signal.default_int_handler); os.execv(sys.argv[1], sys.argv[1:])'
 worker: $(STAMP)
-	$(PREFECT_LOCAL) NEWSETL_HOME=$(CURDIR) $(BIN)/prefect worker start --pool $(NEWSETL_POOL) --type process
+	exec env $(PREFECT_LOCAL) $(RESTORE_SIGINT) $(BIN)/prefect worker start --pool $(NEWSETL_POOL) --type process
 
 constraints: $(STAMP)
 	@{ echo "# Exact versions newsetl is tested with (name==version only; no index URLs)."; \

@@ -7,6 +7,7 @@ from typing import Any
 from prefect import flow
 
 from flows._common import prefect_fetch_limit, run_flow
+from newsetl.pipeline.shards import Shard
 from newsetl.settings import Settings
 from newsetl.sources.feeds import FEEDS_FLOW, FeedSource
 
@@ -22,6 +23,8 @@ def ingest_feeds(
     fetch_pages: bool | None = None,
     respect_robots: bool | None = None,
     host_delay: float | None = None,
+    shard: int = 0,
+    shards: int = 1,
 ) -> dict[str, Any]:
     """Poll feeds and load their new entries as articles.
 
@@ -35,7 +38,11 @@ def ingest_feeds(
         fetch_pages: False: use the entries' own content, fetch no pages.
         respect_robots: Obey robots.txt for article pages (default: yes).
         host_delay: Minimum seconds between two requests to one host (default 1).
+        shard: With ``shards`` > 1: poll only the feeds of this shard (0 … shards-1), chosen
+            by a hash of the feed URL (docs/scale-out.md).
+        shards: How many shards the feeds are split into (1: all of them).
     """
+    part = Shard(shard, shards)
     settings = Settings.from_env(
         db=db,
         batch_size=batch_size,
@@ -46,9 +53,13 @@ def ingest_feeds(
         min_host_delay_s=host_delay,
     )
     source = FeedSource(
-        urls or [], all_feeds=all_feeds, global_slot=prefect_fetch_limit(settings.web.fetch_limit)
+        urls or [],
+        all_feeds=all_feeds,
+        global_slot=prefect_fetch_limit(settings.web.fetch_limit),
+        shard=part,
     )
-    return run_flow(source, settings, "polling feeds", stats_key="feeds")
+    what = "polling feeds" + ("" if part.whole else f" (shard {part})")
+    return run_flow(source, settings, what, stats_key="feeds")
 
 
 if __name__ == "__main__":  # pragma: no cover

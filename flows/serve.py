@@ -50,7 +50,48 @@ def deployments_from_project(project: Path) -> list[RunnerDeployment]:
     return out
 
 
+class DeployedToWorkPool(RuntimeError):
+    """The server already has these deployments on a work pool (``prefect deploy``)."""
+
+
+def work_pool_deployments(deployments: list[RunnerDeployment]) -> dict[str, str]:
+    """``flow/deployment`` -> work pool, for those of ``deployments`` the configured Prefect
+    server already runs through a work pool (none without a server)."""
+    from prefect.client.orchestration import get_client
+    from prefect.exceptions import ObjectNotFound
+    from prefect.settings import get_current_settings
+
+    if not get_current_settings().api.url:
+        return {}  # a temporary server of this process: nothing deployed there
+    found: dict[str, str] = {}
+    with get_client(sync_client=True) as client:
+        for d in deployments:
+            name = f"{d.flow_name}/{d.name}"
+            try:
+                existing = client.read_deployment_by_name(name)
+            except ObjectNotFound:
+                continue
+            if existing.work_pool_name:
+                found[name] = existing.work_pool_name
+    return found
+
+
 def serve_project(project: Path, limit: int | None = None) -> None:
-    """Block, running scheduled and manually triggered runs of the project's deployments."""
+    """Block, running scheduled and manually triggered runs of the project's deployments.
+
+    Refuses (:class:`DeployedToWorkPool`) when the server already has deployments of the same
+    names on a work pool: serving would take them over (same names) while workers still pick
+    up their runs, and the schedules would fire in two places.
+    """
+    deployments = deployments_from_project(project)
+    taken = work_pool_deployments(deployments)
+    if taken:
+        names = ", ".join(f"{n} (work pool {p})" for n, p in sorted(taken.items()))
+        raise DeployedToWorkPool(
+            f"the Prefect server already runs these deployments through a work pool: {names}. "
+            "Use a worker for them (`prefect worker start --pool newsetl-pool` in the clone, or "
+            "`make worker`), or delete them first to serve them from this process instead "
+            "(`prefect deployment delete " + " && prefect deployment delete ".join(sorted(taken)) + "`)."
+        )
     os.chdir(project)  # relative paths in parameters mean the same as under a worker
-    serve(*deployments_from_project(project), limit=limit)
+    serve(*deployments, limit=limit)

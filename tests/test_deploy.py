@@ -1,6 +1,7 @@
 """Scheduled deployments end to end, with the exact make targets a user runs: a Prefect
 server, `make deploy` (work pool + prefect.yaml), `make worker`, then
-`prefect deployment run ... --param ... --watch` on real corpus pages."""
+`prefect deployment run ... --param ... --watch` on real corpus pages; the UI links they
+print open; `newsetl serve` refuses deployments on a work pool; SIGTERM stops `make worker`."""
 
 from __future__ import annotations
 
@@ -8,10 +9,12 @@ import json
 import os
 import re
 import shutil
+import signal
 import subprocess
 import time
 from pathlib import Path
 
+import httpx
 import pytest
 
 from .conftest import ROOT, corpus_path
@@ -44,7 +47,14 @@ def test_deploy_worker_and_deployment_run(tmp_path: Path) -> None:
             [*make, "deploy"], env=env, capture_output=True, text=True, timeout=300, check=False
         )
         assert deploy.returncode == 0, deploy.stdout[-3000:] + deploy.stderr[-3000:]
-        procs.start([*make, "worker"], env, tmp_path / "worker.log")
+        worker = procs.start([*make, "worker"], env, tmp_path / "worker.log")
+        # The links `prefect deploy` prints open in a browser, and that page talks to this
+        # server's API (not to the default port 4200).
+        links = re.findall(r"View Deployment in UI: (\S+)", deploy.stdout)
+        assert links and all(link.startswith(f"http://127.0.0.1:{port}/") for link in links)
+        page = httpx.get(links[0], headers={"Accept": "text/html"}, timeout=30)
+        assert page.status_code == 200 and "<html" in page.text.lower()
+        assert httpx.get(f"http://127.0.0.1:{port}/ui-settings", timeout=30).json()["api_url"] == api
 
         client_env = {**env, "PREFECT_HOME": str(state), "PREFECT_API_URL": api}
         prefect = str(BIN / "prefect")
@@ -68,7 +78,16 @@ def test_deploy_worker_and_deployment_run(tmp_path: Path) -> None:
             env=client_env, capture_output=True, text=True, timeout=120, check=True,
         )  # fmt: skip
         assert "'cron': '0 * * * *'" in inspect.stdout  # the schedule is on the server
-        assert f"'directory': '{ROOT}'" in inspect.stdout  # pull step resolved to this clone
+        assert str(ROOT) not in inspect.stdout  # no path of this clone: the worker's own is used
+        assert "'working_dir': '.'" in inspect.stdout
+
+        serve = subprocess.run(
+            [str(BIN / "newsetl"), "serve", "--project", str(ROOT)],
+            env=client_env, capture_output=True, text=True, timeout=300, check=False,
+        )  # fmt: skip
+        assert serve.returncode == 1, serve.stdout[-2000:] + serve.stderr[-2000:]
+        assert "through a work pool: ingest-feeds/feeds (work pool newsetl-pool)" in serve.stderr
+        assert "Traceback" not in serve.stderr
 
         run = subprocess.run(
             [
@@ -90,8 +109,25 @@ def test_deploy_worker_and_deployment_run(tmp_path: Path) -> None:
             env=client_env, capture_output=True, text=True, timeout=120, check=True,
         )  # fmt: skip
         assert flow_run_id.group(1) in artifact.stdout  # the summary belongs to this flow run
+
+        os.killpg(worker.pid, signal.SIGTERM)  # what stopping `make worker` does
+        worker.wait(timeout=60)
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and _group_alive(worker.pid):
+            time.sleep(0.5)
+        log = (tmp_path / "worker.log").read_text(errors="replace")
+        assert not _group_alive(worker.pid), "the Prefect worker outlived make:\n" + log[-2000:]
+        assert "stopped!" in log and "No child processes" not in log
     finally:
         procs.stop_all()
+
+
+def _group_alive(pgid: int) -> bool:
+    try:
+        os.killpg(pgid, 0)
+    except ProcessLookupError:
+        return False
+    return True
 
 
 @pytest.mark.e2e

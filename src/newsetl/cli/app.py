@@ -55,11 +55,36 @@ WorkersOption = Annotated[
 ]
 VerboseOption = Annotated[bool, typer.Option("--verbose", "-v", help="Show Prefect's log output.")]
 JsonOption = Annotated[bool, typer.Option("--json", help="Print the run summary as JSON.")]
+ShardOption = Annotated[
+    str | None,
+    typer.Option(
+        "--shard",
+        metavar="I/N",
+        help=(
+            "Only shard I of N (0-based, e.g. 0/2 and 1/2): inputs split by a stable hash, so runs "
+            "of every shard together take each input once (docs/scale-out.md)."
+        ),
+        show_default=False,
+    ),
+]
 
 
 def fail(message: str, code: int = 1) -> typer.Exit:
     err.print(f"[bold red]error:[/] {message}", highlight=False, soft_wrap=True)
     return typer.Exit(code)
+
+
+def shard_for(text: str | None) -> tuple[int, int]:
+    """``--shard I/N`` as the flows' (shard, shards) parameters; a bad value exits 1."""
+    if text is None:
+        return 0, 1
+    from newsetl.pipeline.shards import Shard
+
+    try:
+        part = Shard.parse(text)
+    except ValueError as exc:
+        raise fail(f"--shard: {exc}") from None
+    return part.index, part.count
 
 
 def settings_for(db: str | None = None, **overrides: Any) -> Settings:

@@ -16,6 +16,7 @@ import typer
 from newsetl.cli.app import (
     DbOption,
     JsonOption,
+    ShardOption,
     VerboseOption,
     WorkersOption,
     app,
@@ -23,6 +24,7 @@ from newsetl.cli.app import (
     out,
     render_rows,
     run_flow_command,
+    shard_for,
     store_for,
 )
 from newsetl.cli.tables import FormatOption, WideOption
@@ -253,6 +255,7 @@ def ingest_feeds_cmd(
     ] = None,
     batch_size: Annotated[int, typer.Option(help="Entries per batch (one transaction each).")] = 500,
     workers: WorkersOption = None,
+    shard: ShardOption = None,
     verbose: VerboseOption = False,
     json_out: JsonOption = False,
 ) -> None:
@@ -262,6 +265,7 @@ def ingest_feeds_cmd(
     """
     from newsetl.sources.feeds.registry import feed_url
 
+    part, parts = shard_for(shard)
     try:
         for u in urls or []:
             feed_url(u)
@@ -283,6 +287,8 @@ def ingest_feeds_cmd(
             fetch_pages=False if no_pages else None,
             respect_robots=False if ignore_robots else None,
             host_delay=host_delay,
+            shard=part,
+            shards=parts,
         )
 
     def details(summary: dict[str, Any]) -> None:

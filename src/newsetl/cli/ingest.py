@@ -8,7 +8,17 @@ from typing import Annotated, Any
 
 import typer
 
-from newsetl.cli.app import DbOption, JsonOption, VerboseOption, WorkersOption, app, fail, run_flow_command
+from newsetl.cli.app import (
+    DbOption,
+    JsonOption,
+    ShardOption,
+    VerboseOption,
+    WorkersOption,
+    app,
+    fail,
+    run_flow_command,
+    shard_for,
+)
 from newsetl.errors import NewsetlError
 
 
@@ -24,6 +34,7 @@ def ingest(
     db: DbOption = None,
     batch_size: Annotated[int, typer.Option(help="Documents per batch (one transaction each).")] = 500,
     workers: WorkersOption = None,
+    shard: ShardOption = None,
     verbose: VerboseOption = False,
     json_out: JsonOption = False,
 ) -> None:
@@ -38,16 +49,21 @@ def ingest(
     Example:  newsetl ingest ../shared/corpus/seed/ pages/ --db warehouse/news.duckdb
               newsetl ingest CC-NEWS-20240101000000-00000.warc.gz
               newsetl ingest https://example.org/crawl/pages.warc.gz
+    Sharded:  newsetl ingest inbox/ --shard 0/2   (and 1/2 on another machine)
     """
     from newsetl.sources.warc import is_url, is_warc_name
 
     archives = [p for p in paths if is_url(p) or is_warc_name(p)]
     if archives and len(archives) != len(paths):
         raise fail("give WARC archives and other files or folders in separate `newsetl ingest` commands", 2)
+    if archives and shard:
+        raise fail("--shard splits files and folders; give each machine its own WARC archives", 2)
     if archives:
         _ingest_warc(archives, db, batch_size, workers, verbose, json_out)
         return
     from newsetl.sources.files.discover import check_paths
+
+    part, parts = shard_for(shard)
 
     try:
         check_paths(paths)
@@ -58,7 +74,12 @@ def ingest(
         from flows.ingest_files import ingest_files
 
         return ingest_files(
-            paths=[str(Path(p)) for p in paths], db=db, batch_size=batch_size, workers=workers
+            paths=[str(Path(p)) for p in paths],
+            db=db,
+            batch_size=batch_size,
+            workers=workers,
+            shard=part,
+            shards=parts,
         )
 
     run_flow_command(run, db=db, verbose=verbose, workers=workers, json_out=json_out, flow="ingest-files")

@@ -118,9 +118,12 @@ def serve(
     project = project.resolve()
     if not (project / "prefect.yaml").is_file():
         raise fail(f"no prefect.yaml in {project} (pass --project <newsetl clone>)")
-    from flows.serve import serve_project
+    from flows.serve import DeployedToWorkPool, serve_project
 
-    serve_project(project, limit=limit)
+    try:
+        serve_project(project, limit=limit)
+    except DeployedToWorkPool as exc:
+        raise fail(str(exc)) from None
 
 
 @app.command()

@@ -39,10 +39,11 @@ from urllib.parse import urlsplit
 
 import duckdb
 
-from newsetl.errors import WarehouseError
+from newsetl.errors import WarehouseError, WarehouseLockedError
 from newsetl.settings import StorageSettings
 from newsetl.storage import extensions, migrations
 from newsetl.storage.base import Capabilities, Warehouse, rollback_quietly
+from newsetl.storage.duckdb_file import is_lock_error
 
 ALIAS = "lake"
 SEARCH_ALIAS = "search"
@@ -351,7 +352,7 @@ class DuckLake(Warehouse):
         path.parent.mkdir(parents=True, exist_ok=True)
         conn = self.connect()  # its own instance: the side file is locked only for this session
         try:
-            conn.execute(f"ATTACH {_quote(str(path))} AS {SEARCH_ALIAS}")
+            self._attach_search_file(conn, path)
             conn.execute(f"USE {SEARCH_ALIAS}")
             for ddl in _SEARCH_SCHEMA:
                 conn.execute(ddl)
@@ -359,6 +360,28 @@ class DuckLake(Warehouse):
             yield conn
         finally:
             conn.close()
+
+    def _attach_search_file(self, conn: duckdb.DuckDBPyConnection, path: Path) -> None:
+        """The side file is one machine's, but several runs on that machine (two workers, or
+        the feeds and inbox deployments at once) refresh it: wait for another's session like
+        a DuckDB-file writer waits (``lock_timeout_s``), then fail as transient (retried)."""
+        deadline = time.monotonic() + self.settings.lock_timeout_s
+        delay = 0.05
+        while True:
+            try:
+                conn.execute(f"ATTACH {_quote(str(path))} AS {SEARCH_ALIAS}")
+                return
+            except duckdb.Error as exc:
+                remaining = deadline - time.monotonic()
+                if not is_lock_error(exc) or remaining <= 0:
+                    if is_lock_error(exc):
+                        raise WarehouseLockedError(
+                            f"the local search index {path} stayed held by another process on this "
+                            f"machine for {self.settings.lock_timeout_s:g} s (NEWSETL_LOCK_TIMEOUT)"
+                        ) from exc
+                    raise
+                time.sleep(min(remaining, delay * (0.5 + random.random())))
+                delay = min(delay * 2, 2.0)
 
 
 def _call(sql: str, done: str) -> Callable[[duckdb.DuckDBPyConnection], str]:

@@ -20,7 +20,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
-from urllib.parse import quote
+from urllib.parse import quote, urlsplit
 
 import duckdb
 import httpx
@@ -29,6 +29,7 @@ import polars as pl
 from newsetl.models import Outcome, Processed
 from newsetl.pipeline.outcomes import Written
 from newsetl.pipeline.process import Doc, Hints, Inline, archive_raw
+from newsetl.pipeline.shards import WHOLE, Shard
 from newsetl.pipeline.source import Batch, Item, Run, Source
 from newsetl.sources.feeds.parse import FeedEntry, entry_extracted
 from newsetl.sources.feeds.poll import KIND, FeedPoll, FeedStats, Poller
@@ -80,7 +81,9 @@ class Chunk:
 
 class FeedSource(Source):
     """``urls``: feeds to poll now (registered if new); empty: every registered feed that is
-    due (all of them with ``all_feeds``). ``client`` and ``resolver`` are injectable."""
+    due (all of them with ``all_feeds``); with ``shard``, only the feeds of that shard (by the
+    hash of the feed URL's host, see :func:`feed_shard_key`). ``client`` and ``resolver``
+    are injectable."""
 
     flow = FEEDS_FLOW
     kind = KIND
@@ -93,9 +96,11 @@ class FeedSource(Source):
         client: httpx.Client | None = None,
         resolver: Resolver | None = None,
         global_slot: GlobalSlot | None = None,
+        shard: Shard = WHOLE,
     ) -> None:
         self.urls = list(urls)
         self.all_feeds = all_feeds
+        self.shard = shard
         self._client = client
         self._resolver = resolver
         self._global_slot = global_slot
@@ -114,7 +119,8 @@ class FeedSource(Source):
         self.explicit = [feed_url(u) for u in self.urls]  # a bad URL fails the run before it starts
 
     def parameters(self) -> dict[str, Any]:
-        return {"urls": self.explicit, "all_feeds": self.all_feeds}
+        shard = {} if self.shard.whole else {"shard": str(self.shard)}
+        return {"urls": self.explicit, "all_feeds": self.all_feeds} | shard
 
     def open(self, run: Run) -> None:
         self._settings = s = run.settings
@@ -126,7 +132,7 @@ class FeedSource(Source):
                 return read_feeds(conn, list(dict.fromkeys(self.explicit)))
             return due_feeds(conn, now, everything=self.all_feeds)
 
-        self.feeds = run.store.write(register)
+        self.feeds = [f for f in run.store.write(register) if self.shard.owns(feed_shard_key(f.url))]
         self.web = PageFetcher(
             s.web, client=self._client, resolver=self._resolver, global_slot=self._global_slot
         )
@@ -330,6 +336,14 @@ class FeedSource(Source):
                     self.stats_.from_feed += 1
 
 
+def feed_shard_key(url: str) -> str:
+    """What a feed's shard is decided by: its URL's host (lower case, port kept). All feeds
+    of one host fall into one shard, so the per-host politeness limits (requests at a time,
+    delay between them) hold across the shards' runs, on any number of machines."""
+    parts = urlsplit(url)
+    return (parts.netloc or url).lower()
+
+
 def _entry_row(
     w: EntryWork, p: Processed, outcome: str, article_id: str | None, written: Written
 ) -> dict[str, Any]:
@@ -402,10 +416,11 @@ def ingest_feeds(
     client: httpx.Client | None = None,
     resolver: Resolver | None = None,
     run_id: str | None = None,
+    shard: Shard = WHOLE,
 ) -> tuple[Any, dict[str, int]]:
     """Poll feeds into the warehouse, without Prefect: (run summary, feed statistics)."""
     from newsetl.pipeline.engine import run_source
 
-    source = FeedSource(urls, all_feeds=all_feeds, client=client, resolver=resolver)
+    source = FeedSource(urls, all_feeds=all_feeds, client=client, resolver=resolver, shard=shard)
     summary = run_source(source, settings, run_id=run_id)
     return summary, summary.extra

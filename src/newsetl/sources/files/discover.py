@@ -20,6 +20,7 @@ from newsetl.errors import InputPathError, Rejection
 from newsetl.models import DocKind, Processed, Stage
 from newsetl.pipeline.decode import GZIP_MAGIC
 from newsetl.pipeline.outcomes import skipped
+from newsetl.pipeline.shards import WHOLE, Shard
 from newsetl.sources.files import types
 
 HTML_SUFFIXES = frozenset({".html", ".htm", ".xhtml", ".shtml"})
@@ -78,7 +79,7 @@ def check_paths(paths: Iterable[str | os.PathLike[str]]) -> list[str]:
     return out
 
 
-def discover(paths: Iterable[str]) -> Iterator[FileRef | Processed]:
+def discover(paths: Iterable[str], shard: Shard = WHOLE) -> Iterator[FileRef | Processed]:
     """Walk files and directories (recursively, sorted).
 
     Yields a :class:`FileRef` per usable file, a skipped :class:`Processed` for a file
@@ -91,10 +92,28 @@ def discover(paths: Iterable[str]) -> Iterator[FileRef | Processed]:
     detected); one pointing outside -- to a directory or a file -- is recorded and not
     followed: an inbox is a drop folder, and one link must not pull ``/etc``, a home
     directory or a whole file system (``/proc`` included) into the run.
+
+    With a ``shard`` other than the whole, only the inputs of that shard are yielded (by the
+    hash of their path relative to the root they were found under; see ``pipeline.shards``).
     """
     active: set[tuple[int, int]] = set()
     for root in paths:
-        yield from _walk(root, active, top=True, root=os.path.realpath(root))
+        found = _walk(root, active, top=True, root=os.path.realpath(root))
+        if shard.whole:
+            yield from found
+            continue
+        for item in found:
+            if shard.owns(shard_key(root, item.path if isinstance(item, FileRef) else item.source_ref)):
+                yield item
+
+
+def shard_key(root: str, path: str) -> str:
+    """What a file's shard is decided by: its path relative to the input root it was found
+    under (``/``-separated), or its name when the root is the file itself."""
+    rel = os.path.relpath(path, root)
+    if rel == ".":
+        return os.path.basename(path)
+    return rel.replace(os.sep, "/")
 
 
 def _inside(real: str, root: str) -> bool:

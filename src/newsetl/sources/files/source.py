@@ -21,6 +21,7 @@ import polars as pl
 from newsetl.models import Outcome, Processed, RunSummary
 from newsetl.pipeline.outcomes import Written
 from newsetl.pipeline.process import Doc, Known
+from newsetl.pipeline.shards import WHOLE, Shard
 from newsetl.pipeline.source import Batch, Item, Run, Source
 from newsetl.pipeline.versions import EXTRACTOR_VERSION
 from newsetl.settings import Settings
@@ -106,27 +107,29 @@ def _settled(ref: FileRef, state: FileState) -> Processed | None:
 
 
 class FileSource(Source):
-    """Files and directories, searched recursively in sorted order."""
+    """Files and directories, searched recursively in sorted order; with ``shard``, only the
+    files of that shard (by path relative to their input root)."""
 
     flow = FILES_FLOW
     kind = KIND
 
-    def __init__(self, paths: Sequence[str | os.PathLike[str]]) -> None:
+    def __init__(self, paths: Sequence[str | os.PathLike[str]], shard: Shard = WHOLE) -> None:
         self.paths = [os.fspath(p) for p in paths]
+        self.shard = shard
         self.roots: list[str] = []
 
     def check(self) -> None:
         self.roots = check_paths(self.paths)
 
     def parameters(self) -> dict[str, Any]:
-        return {"paths": self.roots}
+        return {"paths": self.roots} | ({} if self.shard.whole else {"shard": str(self.shard)})
 
     def batches(self, run: Run) -> Iterator[Batch]:
         """Discovery is lazy; the warehouse is asked about files a chunk at a time. Only
         files that need reading count towards ``batch_size``."""
         size = run.settings.batch_size
         batch, work = Batch(), 0
-        discovered = iter(discover(self.roots))
+        discovered = iter(discover(self.roots, self.shard))
         while chunk := list(itertools.islice(discovered, _LOOKUP_CHUNK)):
             paths = [c.path for c in chunk if isinstance(c, FileRef)]
             known: dict[str, FileState] = {}
@@ -181,9 +184,13 @@ class FileSource(Source):
 
 
 def ingest_files(
-    paths: Sequence[str | Path], settings: Settings | None = None, *, run_id: str | None = None
+    paths: Sequence[str | Path],
+    settings: Settings | None = None,
+    *,
+    run_id: str | None = None,
+    shard: Shard = WHOLE,
 ) -> RunSummary:
     """Ingest files and directories into the warehouse, without Prefect."""
     from newsetl.pipeline.engine import run_source
 
-    return run_source(FileSource(paths), settings, run_id=run_id)
+    return run_source(FileSource(paths, shard), settings, run_id=run_id)
