@@ -29,7 +29,6 @@ moments and later ones return at once, all with the error ``interrupted``.
 from __future__ import annotations
 
 import contextlib
-
 import random
 import threading
 import time
