@@ -121,8 +121,10 @@ def run_flow(
             run,
             # quote(): Prefect would otherwise walk every item of a batch (and every field of
             # every result) looking for futures, for each task run.
-            submit=lambda batch: extract_batch.submit(quote(run), quote(batch)),
-            load=lambda batch, processed: load_batch(quote(run), quote(batch), quote(processed)),
+            submit=lambda batch: extract_batch.submit(quote(run), quote(batch), return_state=False),
+            load=lambda batch, processed: load_batch(
+                quote(run), quote(batch), quote(processed), return_state=False
+            ),
         )
     search_note = refresh_search(run.store, settings)
     audit = audit_after_run(run.store, settings, summary.run_id)

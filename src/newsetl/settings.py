@@ -175,6 +175,23 @@ class FeedSettings:
             raise ValueError("feeds_per_batch must be at least 1")
 
 
+@dataclass(frozen=True, slots=True)
+class ServerSettings:
+    """The local Prefect server the CLI uses when ``PREFECT_API_URL`` is unset."""
+
+    # 'reuse': start one the first time and keep it for later commands (stopped after
+    # ``prefect_idle_s`` without use, or by ``newsetl server stop``); 'temporary': one per
+    # command, stopped when it ends (Prefect's own behaviour).
+    prefect_server: str = "reuse"
+    prefect_idle_s: float = 30 * 60.0
+
+    def validate(self) -> None:
+        if self.prefect_server not in {"reuse", "temporary"}:
+            raise ValueError("prefect_server must be 'reuse' or 'temporary'")
+        if self.prefect_idle_s <= 0:
+            raise ValueError("prefect_idle_s must be positive")
+
+
 _SECTIONS: dict[str, type[Any]] = {
     "storage": StorageSettings,
     "run": RunSettings,
@@ -183,6 +200,7 @@ _SECTIONS: dict[str, type[Any]] = {
     "search": SearchSettings,
     "web": WebSettings,
     "feeds": FeedSettings,
+    "server": ServerSettings,
 }
 # field name -> section: names are unique across sections (checked at import).
 _FIELD_SECTION = {f.name: s for s, cls in _SECTIONS.items() for f in fields(cls)}
@@ -200,6 +218,7 @@ class Settings:
     search: SearchSettings = field(default_factory=SearchSettings)
     web: WebSettings = field(default_factory=WebSettings)
     feeds: FeedSettings = field(default_factory=FeedSettings)
+    server: ServerSettings = field(default_factory=ServerSettings)
 
     @classmethod
     def make(cls, **overrides: Any) -> Settings:
@@ -305,6 +324,8 @@ ENVIRONMENT: tuple[tuple[str, str, Callable[[str], Any]], ...] = (
     ("NEWSETL_RAW_DIR", "raw_dir", str),
     ("NEWSETL_RAW_RETENTION_DAYS", "raw_retention_days", _int),
     ("NEWSETL_SEARCH_REFRESH_MAX", "search_refresh_max", _int),
+    ("NEWSETL_PREFECT_SERVER", "prefect_server", str),
+    ("NEWSETL_PREFECT_IDLE_MIN", "prefect_idle_s", _scaled(60.0)),
 )
 
 
