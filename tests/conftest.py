@@ -83,4 +83,3 @@ def shared_prefect_home(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Pa
     home = tmp_path_factory.mktemp("prefect-home")
     yield home
     stop_server(Paths(home))
-
