@@ -457,19 +457,16 @@ class Fetcher:
         return bytes(out)
 
 
-_DRAIN_MAX = 64 * 1024  # a 304's, redirect's or error page's body read to keep the connection
+_DRAIN_MAX = 64 * 1024  # unused bodies read to their end (else: a TCP+TLS set-up per unchanged feed)
 
 
 def _drain(response: httpx.Response, call: _Call) -> None:
-    """Read a small unused body to its end, so the connection goes back to the pool (a
-    response closed before its end closes the connection: one TCP and TLS set-up per poll
-    of an unchanged feed otherwise). A larger body, or one that takes too long, is dropped
-    with its connection."""
+    """Read a small unused body to its end so the connection goes back to the pool."""
     declared = response.headers.get("content-length", "").strip()
     if declared.isdigit() and int(declared) > _DRAIN_MAX:
         return
     seen = 0
-    with contextlib.suppress(httpx.HTTPError):
+    with contextlib.suppress(httpx.HTTPError):  # a larger or slower body: dropped with it
         for raw in response.iter_raw():
             seen += len(raw)
             if seen > _DRAIN_MAX or call.remaining() <= 0:
