@@ -2,7 +2,14 @@
 (b) when each has E new entries whose pages must be fetched, extracted and loaded.
 
 Usage:  python bench/feeds_bench.py [--feeds 500] [--entries 10] [--workers 2] [--hosts 500]
-                                    [--corpus ../shared/corpus] [--db /tmp/feeds-bench.duckdb]
+                                    [--per-host 2] [--corpus ../shared/corpus] [--db /tmp/feeds-bench.duckdb]
+        python bench/feeds_bench.py --shapes --feeds 10000   # unchanged polls, both shapes
+
+``--shapes``: the unchanged (all-304) poll of --feeds feeds in the two shapes a team has, one
+after the other on one server: many hosts (one host name per feed, 2 requests per host at a
+time) and a few hosts with many feeds each (4 host names, 16 requests per host at a time).
+Prints seconds per feed, CPU seconds of this process (less noisy than wall time on a shared
+machine) and the warehouse transactions of the poll (a count that must not grow per feed).
 
 The server runs in its own process (so it does not compete with the client for the GIL).
 Each feed gets its own host name (``feed<i>.bench.test``, resolved to 127.0.0.1 by an
@@ -124,6 +131,8 @@ def main() -> None:
     ap.add_argument("--hosts", type=int, default=None, help="distinct host names [default: one per feed]")
     ap.add_argument("--corpus", type=Path, default=ROOT.parent / "shared" / "corpus")
     ap.add_argument("--db", type=Path, default=None)
+    ap.add_argument("--per-host", type=int, default=None, help="requests per host at a time [default 2]")
+    ap.add_argument("--shapes", action="store_true", help="unchanged polls: many hosts, then a few hosts")
     args = ap.parse_args()
     hosts = args.hosts or args.feeds
     ctx = multiprocessing.get_context("fork")
@@ -133,7 +142,9 @@ def main() -> None:
     server.start()
     port = ports.get(timeout=60)
     db = args.db or Path(tempfile.mkdtemp()) / "feeds-bench.duckdb"
-    settings = Settings.from_env(db=db, workers=args.workers, min_host_delay_s=0.0)
+    settings = Settings.from_env(
+        db=db, workers=args.workers, min_host_delay_s=0.0, per_host_concurrency=args.per_host
+    )
 
     def resolver(host: str, port_: int) -> list[str]:
         if host.endswith(".bench.test"):
@@ -143,6 +154,11 @@ def main() -> None:
     urls = [f"http://feed{i % hosts}.bench.test:{port}/feed/{i}.xml" for i in range(args.feeds)]
     print(f"machine: {os.cpu_count()} CPUs, python {sys.version.split()[0]}; db {db}")
     print(f"{args.feeds} feeds on {hosts} host name(s), loopback; workers {settings.workers}")
+
+    if args.shapes:
+        _shapes(args.feeds, port, db.parent, settings, resolver)
+        server.terminate()
+        return
 
     def timed(label: str, feed_urls: list[str]) -> float:
         started = time.perf_counter()
@@ -170,6 +186,40 @@ def main() -> None:
         f"target for 500 feeds all 304: < 10 s -> {t304:.2f} s for {args.feeds} feeds; peak RSS {peak:.0f} MB"
     )
     server.terminate()
+
+
+def _cpu_s() -> float:
+    r = resource.getrusage(resource.RUSAGE_SELF)
+    return r.ru_utime + r.ru_stime
+
+
+def _shapes(n: int, port: int, folder: Path, settings: Settings, resolver: Any) -> None:
+    from newsetl.pipeline.engine import Run, drive
+    from newsetl.sources.feeds import FeedSource
+    from newsetl.storage.duckdb_file import DuckDBFile
+
+    class Counting(DuckDBFile):
+        writes = 0
+
+        def write(self, fn: Any) -> Any:
+            self.writes += 1
+            return super().write(fn)
+
+    for name, hosts, per_host in (("many hosts", n, 2), ("4 hosts", 4, 16)):
+        s = settings.with_(db=folder / f"shape-{hosts}.duckdb", per_host_concurrency=per_host)
+        urls = [f"http://feed{i % hosts}.bench.test:{port}/feed/{i}.xml" for i in range(n)]
+        ingest_feeds(urls, s, resolver=resolver)  # registers them, learns the ETags
+        store = Counting(s.storage)
+        cpu, started = _cpu_s(), time.perf_counter()
+        with Run(FeedSource(urls, resolver=resolver), s, store=store) as run:
+            summary = drive(run)
+        wall, cpu = time.perf_counter() - started, _cpu_s() - cpu
+        print(
+            f"{name:<11} ({hosts} host names, {per_host} per host): {n} feeds all 304 in {wall:6.2f} s "
+            f"= {1000 * wall / n:.2f} ms/feed (flow {summary.seconds:.2f} s), CPU {cpu:.2f} s "
+            f"= {1000 * cpu / n:.2f} ms/feed, {store.writes} write transactions; "
+            f"304: {summary.extra['not_modified']}"
+        )
 
 
 if __name__ == "__main__":

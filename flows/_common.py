@@ -15,6 +15,7 @@ from prefect.artifacts import create_markdown_artifact, create_table_artifact
 from prefect.cache_policies import NO_CACHE
 from prefect.client.schemas.objects import State, TaskRun
 from prefect.context import FlowRunContext
+from prefect.utilities.annotations import quote
 
 from flows._health import check_source_health
 from newsetl.analysis.audit import AuditReport, run_audit
@@ -119,8 +120,12 @@ def run_flow(
         )
         summary = drive(
             run,
-            submit=lambda batch: extract_batch.submit(run, batch),
-            load=lambda batch, processed: load_batch(run, batch, processed),
+            # quote(): Prefect would otherwise walk every item of a batch (and every field of
+            # every result) looking for futures, for each task run.
+            submit=lambda batch: extract_batch.submit(quote(run), quote(batch), return_state=False),
+            load=lambda batch, processed: load_batch(
+                quote(run), quote(batch), quote(processed), return_state=False
+            ),
         )
     search_note = refresh_search(run.store, settings)
     audit = audit_after_run(run.store, settings, summary.run_id)

@@ -72,3 +72,14 @@ def corpus_warehouse(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def prefect_home(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     home = tmp_path_factory.mktemp("prefect-home")
     yield home
+
+
+@pytest.fixture(scope="session")
+def shared_prefect_home(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """One Prefect home for the CLI tests, so their commands share one local Prefect server
+    (as a user's do); the server is stopped when the session ends."""
+    from newsetl.cli.local_server import Paths, stop_server
+
+    home = tmp_path_factory.mktemp("prefect-home")
+    yield home
+    stop_server(Paths(home))

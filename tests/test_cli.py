@@ -21,16 +21,17 @@ def run_cli(
     args: list[str], env_extra: dict[str, str], timeout: float = 300
 ) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "PREFECT_SERVER_ANALYTICS_ENABLED": "false", **env_extra}
-    env.pop("PREFECT_API_URL", None)  # the embedded temporary server, like a first-time user
+    env.pop("PREFECT_API_URL", None)  # the local server the CLI starts, as a user without one has
     return subprocess.run(
         [NEWSETL, *args], capture_output=True, text=True, timeout=timeout, env=env, check=False
     )
 
 
 @pytest.fixture
-def cli_env(tmp_path: Path) -> dict[str, str]:
+def cli_env(shared_prefect_home: Path) -> dict[str, str]:
     return {
-        "PREFECT_HOME": str(tmp_path / "prefect"),
+        "PREFECT_HOME": str(shared_prefect_home),
+        "NEWSETL_PREFECT_IDLE_MIN": "10",
         "NEWSETL_LOCK_TIMEOUT": "2",
         "COLUMNS": "200",
     }

@@ -197,6 +197,23 @@ class SitemapSettings:
             raise ValueError("the sitemap interval must be positive")
 
 
+@dataclass(frozen=True, slots=True)
+class ServerSettings:
+    """The local Prefect server the CLI uses when ``PREFECT_API_URL`` is unset."""
+
+    # 'reuse': start one the first time and keep it for later commands (stopped after
+    # ``prefect_idle_s`` without use, or by ``newsetl server stop``); 'temporary': one per
+    # command, stopped when it ends (Prefect's own behaviour).
+    prefect_server: str = "reuse"
+    prefect_idle_s: float = 30 * 60.0
+
+    def validate(self) -> None:
+        if self.prefect_server not in {"reuse", "temporary"}:
+            raise ValueError("prefect_server must be 'reuse' or 'temporary'")
+        if self.prefect_idle_s <= 0:
+            raise ValueError("prefect_idle_s must be positive")
+
+
 _SECTIONS: dict[str, type[Any]] = {
     "storage": StorageSettings,
     "run": RunSettings,
@@ -206,6 +223,7 @@ _SECTIONS: dict[str, type[Any]] = {
     "web": WebSettings,
     "feeds": FeedSettings,
     "sitemaps": SitemapSettings,
+    "server": ServerSettings,
 }
 # field name -> section: names are unique across sections (checked at import).
 _FIELD_SECTION = {f.name: s for s, cls in _SECTIONS.items() for f in fields(cls)}
@@ -224,6 +242,7 @@ class Settings:
     web: WebSettings = field(default_factory=WebSettings)
     feeds: FeedSettings = field(default_factory=FeedSettings)
     sitemaps: SitemapSettings = field(default_factory=SitemapSettings)
+    server: ServerSettings = field(default_factory=ServerSettings)
 
     @classmethod
     def make(cls, **overrides: Any) -> Settings:
@@ -334,6 +353,8 @@ ENVIRONMENT: tuple[tuple[str, str, Callable[[str], Any]], ...] = (
     ("NEWSETL_SITEMAP_MAX_DOCUMENTS", "max_sitemap_documents", _int),
     ("NEWSETL_SITEMAP_MAX_NEW_URLS", "max_new_urls_per_sitemap", _int),
     ("NEWSETL_SITEMAP_INTERVAL_MIN", "sitemap_interval_s", _scaled(60.0)),
+    ("NEWSETL_PREFECT_SERVER", "prefect_server", str),
+    ("NEWSETL_PREFECT_IDLE_MIN", "prefect_idle_s", _scaled(60.0)),
 )
 
 

@@ -49,6 +49,11 @@ class _Handler(BaseHTTPRequestHandler):
     def log_message(self, format: str, *args: Any) -> None:
         pass
 
+    def setup(self) -> None:
+        super().setup()
+        with self.server.lock:
+            self.server.connections += 1
+
     def do_GET(self) -> None:
         srv = self.server
         req = Request(
@@ -121,6 +126,7 @@ class _Server(ThreadingHTTPServer):
         self.lock = threading.Lock()
         self.active = 0
         self.max_active = 0
+        self.connections = 0  # TCP connections accepted
 
     def handle_error(self, request: Any, client_address: Any) -> None:
         pass  # clients that hang up early (timeouts, caps) are part of the tests
@@ -184,3 +190,8 @@ class FeedServer:
     @property
     def max_active(self) -> int:
         return self._srv.max_active
+
+    @property
+    def connections(self) -> int:
+        with self._srv.lock:
+            return self._srv.connections

@@ -14,8 +14,13 @@ from .server import FeedServer
 
 
 @pytest.fixture
-def cli_env(tmp_path: Path) -> dict[str, str]:
-    return {"PREFECT_HOME": str(tmp_path / "prefect"), "NEWSETL_LOCK_TIMEOUT": "2", "COLUMNS": "200"}
+def cli_env(shared_prefect_home: Path) -> dict[str, str]:
+    return {
+        "PREFECT_HOME": str(shared_prefect_home),
+        "NEWSETL_PREFECT_IDLE_MIN": "10",
+        "NEWSETL_LOCK_TIMEOUT": "2",
+        "COLUMNS": "200",
+    }
 
 
 @pytest.mark.e2e

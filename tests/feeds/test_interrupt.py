@@ -59,13 +59,14 @@ def test_a_signal_stops_a_run_stuck_on_a_dripping_header(tmp_path: Path, signum:
 
 
 @pytest.mark.e2e
-def test_sigterm_stops_ingest_feeds_within_seconds(tmp_path: Path) -> None:
+def test_sigterm_stops_ingest_feeds_within_seconds(tmp_path: Path, shared_prefect_home: Path) -> None:
     """The issue's reproduction: `newsetl ingest-feeds` against a header that never ends,
     with a 600 s HTTP timeout so that only the signal can end it."""
     db = tmp_path / "news.duckdb"
     env = {
         **os.environ,
-        "PREFECT_HOME": str(tmp_path / "prefect"),
+        "PREFECT_HOME": str(shared_prefect_home),
+        "NEWSETL_PREFECT_IDLE_MIN": "10",
         "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
         "NEWSETL_HTTP_TIMEOUT": "600",
         "NEWSETL_LOCK_TIMEOUT": "5",

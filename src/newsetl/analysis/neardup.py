@@ -82,10 +82,11 @@ def _score_pairs(conn: duckdb.DuckDBPyConnection) -> list[tuple[str, str, float]
     pairs = conn.execute("SELECT a, b FROM _nd_pairs").fetchall()
     if not pairs:
         return []
+    # One row per article, read by key (article_sketch_lists), not k rows each gathered
+    # from the inverted index: the read no longer grows with the warehouse.
     frame = conn.execute(
-        """SELECT article_id, list(h ORDER BY h) AS hs FROM article_sketches
-           WHERE article_id IN (SELECT a FROM _nd_pairs UNION SELECT b FROM _nd_pairs)
-           GROUP BY article_id"""
+        """SELECT article_id, hs FROM article_sketch_lists
+           WHERE article_id IN (SELECT a FROM _nd_pairs UNION SELECT b FROM _nd_pairs)"""
     ).pl()
     flat = frame["hs"].explode().to_numpy().astype(np.uint64, copy=False)
     ends = np.cumsum(frame["hs"].list.len().to_numpy())
@@ -160,9 +161,8 @@ def link_articles(
     lap("sketch")
     updated = [d.article_id for d in docs if d.is_update]
     if updated:
-        conn.execute(
-            "DELETE FROM article_sketches WHERE article_id IN (SELECT unnest($ids))", {"ids": updated}
-        )
+        for table in ("article_sketches", "article_sketch_lists"):
+            conn.execute(f"DELETE FROM {table} WHERE article_id IN (SELECT unnest($ids))", {"ids": updated})
         conn.execute(
             "DELETE FROM near_duplicates WHERE article_id IN (SELECT unnest($ids))", {"ids": updated}
         )
@@ -187,6 +187,11 @@ def link_articles(
             schema={"article_id": pl.Utf8, "need": pl.Int64, "pos": pl.Int64},
         )
         _append(conn, "article_sketches", batch)
+        lists = pl.DataFrame(
+            {"article_id": list(position), "hs": [np.sort(d.sketch).tolist() for d in linkable]},
+            schema={"article_id": pl.Utf8, "hs": pl.List(pl.UInt64)},
+        )
+        _append(conn, "article_sketch_lists", lists)
         lap("write-sketches")
         conn.register("_nd_batch", batch)
         conn.register("_nd_need", need)
@@ -348,6 +353,7 @@ def relink_all(
     conn.execute("DELETE FROM near_duplicates")
     conn.execute("DELETE FROM article_clusters")
     conn.execute("DELETE FROM article_sketches")
+    conn.execute("DELETE FROM article_sketch_lists")
     ids = [
         r[0]
         for r in conn.execute("SELECT article_id FROM articles ORDER BY first_seen_at, article_id").fetchall()

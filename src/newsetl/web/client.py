@@ -28,6 +28,7 @@ moments and later ones return at once, all with the error ``interrupted``.
 
 from __future__ import annotations
 
+import contextlib
 import random
 import threading
 import time
@@ -432,13 +433,13 @@ class Fetcher:
         status = response.status_code
         if 200 <= status < 300:
             res.body = self._read_body(response, max_bytes, call)
-        elif status == 304 or status in REDIRECT_STATUSES:
-            pass
-        else:
+            return
+        if status != 304 and status not in REDIRECT_STATUSES:
             res.error = f"HTTP {status} {response.reason_phrase}".strip()
             res.transient = is_transient_status(status)
             if status in (429, 503):
                 res.retry_after_s = parse_retry_after(res.headers.get("retry-after"))
+        _drain(response, call)
 
     def _read_body(self, response: httpx.Response, max_bytes: int, call: _Call) -> bytes:
         decoder = BoundedDecoder(response.headers.get("content-encoding"), max_bytes)
@@ -454,6 +455,22 @@ class Fetcher:
                 raise FetchFailure(self._total_timeout(), transient=True)
         out += decoder.flush()
         return bytes(out)
+
+
+_DRAIN_MAX = 64 * 1024  # unused bodies read to their end (else: a TCP+TLS set-up per unchanged feed)
+
+
+def _drain(response: httpx.Response, call: _Call) -> None:
+    """Read a small unused body to its end so the connection goes back to the pool."""
+    declared = response.headers.get("content-length", "").strip()
+    if declared.isdigit() and int(declared) > _DRAIN_MAX:
+        return
+    seen = 0
+    with contextlib.suppress(httpx.HTTPError):  # a larger or slower body: dropped with it
+        for raw in response.iter_raw():
+            seen += len(raw)
+            if seen > _DRAIN_MAX or call.remaining() <= 0:
+                return
 
 
 def _peer_ip(response: httpx.Response) -> str | None:

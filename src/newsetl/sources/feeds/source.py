@@ -17,6 +17,7 @@ URL as source_ref and no parent_ref.
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -40,6 +41,9 @@ from newsetl.web.politeness import GlobalSlot
 from newsetl.web.ssrf import Resolver
 
 FEEDS_FLOW = "ingest-feeds"
+# Feeds without new entries whose state is committed in one transaction (an unchanged poll
+# of 10,000 feeds: two transactions).
+IDLE_FEEDS_PER_COMMIT = 5000
 _PENDING = "pending"  # outcome placeholder of an entry settled at load time
 
 
@@ -114,6 +118,8 @@ class FeedSource(Source):
         self._names: set[tuple[str, str]] = set()  # (feed, source_ref) used in this run
         self._settled: dict[int, tuple[str, str | None, str | None, str | None]] = {}
         self._settings: Any = None
+        self.idle_per_commit = IDLE_FEEDS_PER_COMMIT
+        self._ahead = ThreadPoolExecutor(max_workers=1, thread_name_prefix="newsetl-poll")
 
     def check(self) -> None:
         self.explicit = [feed_url(u) for u in self.urls]  # a bad URL fails the run before it starts
@@ -145,6 +151,7 @@ class FeedSource(Source):
             self.web.abort()
 
     def close(self) -> None:
+        self._ahead.shutdown(wait=True, cancel_futures=True)
         if self.web is not None:
             self.web.close()
 
@@ -159,12 +166,29 @@ class FeedSource(Source):
     # -- planning: poll, find the new entries, cut them into batches -------------------
 
     def batches(self, run: Run) -> Iterator[Batch]:
+        """Feeds are polled ``feeds_per_batch`` at a time, the next chunk while the current
+        one's batches are loaded. New entries go in batches of at most ``batch_size``, each
+        feed's state with its last entry; feeds without new entries (unchanged, failed) are
+        committed together, up to :data:`IDLE_FEEDS_PER_COMMIT` per transaction, so an
+        unchanged poll costs a few transactions, not one per chunk (each transaction's fixed
+        cost grows with the warehouse)."""
         assert self.web is not None and self._poller is not None, "the source is not open"
+        web, poller = self.web, self._poller
         n = run.settings.feeds.feeds_per_batch
-        for i in range(0, len(self.feeds), n):
-            polls = self.web.map(self._poller.poll, self.feeds[i : i + n])
+        chunks = [self.feeds[i : i + n] for i in range(0, len(self.feeds), n)]
+        idle = Batch(extra=Chunk())
+        polling = self._ahead.submit(web.map, poller.poll, chunks[0]) if chunks else None
+        for k in range(len(chunks)):
+            assert polling is not None
+            polls = polling.result()
+            polling = self._ahead.submit(web.map, poller.poll, chunks[k + 1]) if k + 1 < len(chunks) else None
             works = self._new_entries(run, polls)
-            yield from self._batches(polls, works, run.settings.batch_size)
+            yield from self._batches(polls, works, run.settings.batch_size, idle)
+            if len(idle.extra.feeds) >= self.idle_per_commit:
+                yield idle
+                idle = Batch(extra=Chunk())
+        if idle.items or idle.extra.feeds:
+            yield idle
 
     def _new_entries(self, run: Run, polls: list[FeedPoll]) -> dict[str, list[EntryWork]]:
         """Which entries are new (one warehouse query per batch of feeds, not per feed)."""
@@ -244,18 +268,24 @@ class FeedSource(Source):
                 stored.setdefault(link, aid)
         return known, feed_links, stored
 
-    def _batches(self, polls: list[FeedPoll], works: dict[str, list[EntryWork]], size: int) -> list[Batch]:
-        """At most ``size`` entries per batch; a feed's state rides with its last entry."""
-        out = [Batch(extra=Chunk())]
+    def _batches(
+        self, polls: list[FeedPoll], works: dict[str, list[EntryWork]], size: int, idle: Batch
+    ) -> list[Batch]:
+        """At most ``size`` entries per batch; a feed's state rides with its last entry.
+        Feeds without new entries (and failed polls) go to ``idle``."""
+        out: list[Batch] = []
         for p in polls:
-            for w in works[p.row.url]:
-                if len(out[-1].items) >= size:
+            entries = works[p.row.url]
+            if not entries:
+                idle.extra.feeds.append(p.row)
+                if p.rejection is not None:
+                    idle.items.append(Item(done=p.rejection))
+                continue
+            for w in entries:
+                if not out or len(out[-1].items) >= size:
                     out.append(Batch(extra=Chunk()))
                 out[-1].items.append(Item(state=w))
-            target = out[-1] if works[p.row.url] else out[0]
-            target.extra.feeds.append(p.row)
-            if p.rejection is not None:
-                target.items.append(Item(done=p.rejection))
+            out[-1].extra.feeds.append(p.row)
         return out
 
     # -- fetching pages (ahead of extraction) ----------------------------------------------
