@@ -21,7 +21,7 @@ from newsetl.models import DocKind, Processed, Stage
 from newsetl.pipeline.decode import GZIP_MAGIC
 from newsetl.pipeline.outcomes import skipped
 from newsetl.pipeline.shards import WHOLE, Shard
-from newsetl.sources.files import types
+from newsetl.sources.files.types import not_an_article
 
 HTML_SUFFIXES = frozenset({".html", ".htm", ".xhtml", ".shtml"})
 TEXT_SUFFIXES = frozenset({".txt", ".text"})
@@ -169,12 +169,12 @@ def _walk(
     kind = classify(name)
     if kind is None:
         # Data, images, notes beside the pages are not articles: skipped, not rejected.
-        why = types.not_an_article(path, name, sniff=False)
+        why = not_an_article(path, name, sniff=False)
         if why is None and top:
             # A file named explicitly is worth a look even without a known extension.
             kind = _sniff(path)
         if kind is None:
-            why = why or types.not_an_article(path, name)
+            why = why or not_an_article(path, name)
             if why is not None:
                 yield skipped(KIND, path, DISCOVER, why, size_bytes=st.st_size)
                 return

@@ -32,11 +32,21 @@ from newsetl.pipeline.process import Doc
 from newsetl.pipeline.source import Batch, Item, Run, Source
 from newsetl.pipeline.versions import EXTRACTOR_VERSION
 from newsetl.settings import Settings
-from newsetl.sources.warc import tables
 from newsetl.sources.warc.progress import Opened, Progress
 from newsetl.sources.warc.reader import RawRecord, read_records
 from newsetl.sources.warc.records import KIND, PARSE, RecordInfo, interpret
 from newsetl.sources.warc.remote import open_url
+from newsetl.sources.warc.tables import (
+    ARCHIVE_SCHEMA,
+    RECORD_SCHEMA,
+    ArchiveState,
+    archive_state,
+    forget_stale,
+    known_records,
+    settled_input,
+    settled_records,
+    stale_rejections,
+)
 from newsetl.storage import writes
 from newsetl.web.stream import StreamError
 
@@ -122,13 +132,11 @@ class WarcSource(Source):
         for archive in self.archives:
             self.stats_.archives += 1
             with run.store.session(read_only=True) as conn:
-                state = tables.archive_state(conn, archive)
-                stale = tables.stale_rejections(conn, archive, EXTRACTOR_VERSION) if state else 0
+                state = archive_state(conn, archive)
+                stale = stale_rejections(conn, archive, EXTRACTOR_VERSION) if state else 0
             yield from self._archive(run, archive, state, stale)
 
-    def _archive(
-        self, run: Run, archive: str, state: tables.ArchiveState | None, stale: int
-    ) -> Iterator[Batch]:
+    def _archive(self, run: Run, archive: str, state: ArchiveState | None, stale: int) -> Iterator[Batch]:
         now = datetime.now(UTC)
         if is_url(archive):
             what, opened_url = open_url(self._fetcher, archive, state, stale, run.run_id, now)
@@ -161,7 +169,7 @@ class WarcSource(Source):
         finally:
             opened.close()
 
-    def _resumed(self, progress: Progress, state: tables.ArchiveState) -> None:
+    def _resumed(self, progress: Progress, state: ArchiveState) -> None:
         self.stats_.resumed += 1
         progress.records = state.records
         progress.read_started_at, progress.first_run_id = state.read_started_at, state.first_run_id
@@ -172,11 +180,11 @@ class WarcSource(Source):
         after: tuple[int, str] | None = None
         while True:
             with run.store.session(read_only=True) as conn:
-                rows = tables.settled_records(conn, archive, after, _MAX_SETTLED)
+                rows = settled_records(conn, archive, after, _MAX_SETTLED)
             if not rows:
                 return
             after = (rows[-1][0], rows[-1][1])
-            items = [Item(done=tables.settled_input(KIND, archive, r)) for r in rows]
+            items = [Item(done=settled_input(KIND, archive, r)) for r in rows]
             progress = Progress(archive, None, None, None, None, datetime.now(UTC), "", settled=True)
             if self._fetcher is not None:  # the conditional request's fetches row
                 progress.fetch_log = self._fetcher.take_log()
@@ -234,7 +242,7 @@ class WarcSource(Source):
     def _batch(self, run: Run, archive: str, recs: list[RawRecord], progress: Progress) -> Batch:
         refs = [f"{archive}#{r.ref}" for r in recs if r.block is not None]
         with run.store.session(read_only=True) as conn:
-            known = tables.known_records(conn, refs)
+            known = known_records(conn, refs)
         items: list[Item] = []
         for rec in recs:
             info, what = interpret(rec, archive, known.get(f"{archive}#{rec.ref}"))
@@ -262,16 +270,16 @@ class WarcSource(Source):
             info = it.state
             if isinstance(info, RecordInfo):
                 rows.append(_record_row(info, p, outcome, article_id, written))
-        writes.upsert(conn, "warc_records", rows, tables.RECORD_SCHEMA, ["source_ref"])
+        writes.upsert(conn, "warc_records", rows, RECORD_SCHEMA, ["source_ref"])
         row = {
-            **{f: getattr(progress, f) for f in tables.ARCHIVE_SCHEMA if hasattr(progress, f)},
+            **{f: getattr(progress, f) for f in ARCHIVE_SCHEMA if hasattr(progress, f)},
             "extractor_version": EXTRACTOR_VERSION,
             "run_id": written.run_id,
             "updated_at": written.now,
         }
-        writes.upsert(conn, "warc_archives", [row], tables.ARCHIVE_SCHEMA, ["archive"])
+        writes.upsert(conn, "warc_archives", [row], ARCHIVE_SCHEMA, ["archive"])
         if progress.complete:
-            tables.forget_stale(conn, progress.archive, progress.read_started_at)
+            forget_stale(conn, progress.archive, progress.read_started_at)
 
 
 def _record_row(
