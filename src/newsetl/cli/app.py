@@ -54,6 +54,24 @@ WorkersOption = Annotated[
     typer.Option(help="Extraction processes \\[default: number of CPU cores].", show_default=False),
 ]
 VerboseOption = Annotated[bool, typer.Option("--verbose", "-v", help="Show Prefect's log output.")]
+# Options of every command that fetches pages (feeds, sitemaps, URL lists).
+AllowPrivateHostsOption = Annotated[
+    bool,
+    typer.Option(
+        "--allow-private-hosts",
+        help="Let fetched URLs reach private/loopback addresses \\[env NEWSETL_ALLOW_PRIVATE_HOSTS=1].",
+    ),
+]
+IgnoreRobotsOption = Annotated[
+    bool, typer.Option("--ignore-robots", help="Do not check robots.txt before fetching pages.")
+]
+HostDelayOption = Annotated[
+    float | None,
+    typer.Option(
+        help="Seconds between two requests to one host \\[default: 1, env NEWSETL_HOST_DELAY].",
+        show_default=False,
+    ),
+]
 JsonOption = Annotated[bool, typer.Option("--json", help="Print the run summary as JSON.")]
 ShardOption = Annotated[
     str | None,

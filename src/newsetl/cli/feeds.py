@@ -14,7 +14,10 @@ from typing import Annotated, Any
 import typer
 
 from newsetl.cli.app import (
+    AllowPrivateHostsOption,
     DbOption,
+    HostDelayOption,
+    IgnoreRobotsOption,
     JsonOption,
     ShardOption,
     VerboseOption,
@@ -233,26 +236,12 @@ def ingest_feeds_cmd(
     ] = None,
     db: DbOption = None,
     all_feeds: Annotated[bool, typer.Option("--all", help="Poll every registered feed, due or not.")] = False,
-    allow_private_hosts: Annotated[
-        bool,
-        typer.Option(
-            "--allow-private-hosts",
-            help="Let links in feeds reach private/loopback addresses [env NEWSETL_ALLOW_PRIVATE_HOSTS=1].",
-        ),
-    ] = False,
+    allow_private_hosts: AllowPrivateHostsOption = False,
     no_pages: Annotated[
         bool, typer.Option("--no-pages", help="Use the entries' own content; fetch no article pages.")
     ] = False,
-    ignore_robots: Annotated[
-        bool, typer.Option("--ignore-robots", help="Do not check robots.txt before fetching pages.")
-    ] = False,
-    host_delay: Annotated[
-        float | None,
-        typer.Option(
-            help="Seconds between two requests to one host \\[default: 1, env NEWSETL_HOST_DELAY].",
-            show_default=False,
-        ),
-    ] = None,
+    ignore_robots: IgnoreRobotsOption = False,
+    host_delay: HostDelayOption = None,
     batch_size: Annotated[int, typer.Option(help="Entries per batch (one transaction each).")] = 500,
     workers: WorkersOption = None,
     shard: ShardOption = None,

@@ -7,7 +7,10 @@ from typing import Annotated, Any
 import typer
 
 from newsetl.cli.app import (
+    AllowPrivateHostsOption,
     DbOption,
+    HostDelayOption,
+    IgnoreRobotsOption,
     JsonOption,
     VerboseOption,
     WorkersOption,
@@ -34,23 +37,9 @@ def ingest_urls_cmd(
         bool,
         typer.Option("--refresh", help="Fetch URLs already ingested again (unchanged pages stay unchanged)."),
     ] = False,
-    allow_private_hosts: Annotated[
-        bool,
-        typer.Option(
-            "--allow-private-hosts",
-            help="Let the URLs reach private/loopback addresses \\[env NEWSETL_ALLOW_PRIVATE_HOSTS=1].",
-        ),
-    ] = False,
-    ignore_robots: Annotated[
-        bool, typer.Option("--ignore-robots", help="Do not check robots.txt before fetching pages.")
-    ] = False,
-    host_delay: Annotated[
-        float | None,
-        typer.Option(
-            help="Seconds between two requests to one host \\[default: 1, env NEWSETL_HOST_DELAY].",
-            show_default=False,
-        ),
-    ] = None,
+    allow_private_hosts: AllowPrivateHostsOption = False,
+    ignore_robots: IgnoreRobotsOption = False,
+    host_delay: HostDelayOption = None,
     batch_size: Annotated[int, typer.Option(help="Pages per batch (one transaction each).")] = 500,
     workers: WorkersOption = None,
     verbose: VerboseOption = False,
