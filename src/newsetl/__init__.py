@@ -6,6 +6,8 @@ The public API, for notebooks and scripts::
     con = newsetl.connect()                       # the warehouse, read-only, as a DuckDB connection
     newsetl.ingest_files(["pages/"])              # a run without Prefect
     summary, stats = newsetl.ingest_feeds(["https://example.org/feed.xml"])
+    newsetl.ingest_sitemaps(["https://example.org/"]); newsetl.ingest_urls("urls.txt")
+    newsetl.ingest_warc(["CC-NEWS-20240101000000-00000.warc.gz"])
 
 Heavy modules are imported on first use, so ``import newsetl`` stays cheap.
 """
@@ -24,12 +26,25 @@ except PackageNotFoundError:  # pragma: no cover - running from a source tree wi
 if TYPE_CHECKING:
     import duckdb
 
-__all__ = ["Settings", "__version__", "connect", "ingest_feeds", "ingest_files", "open_warehouse"]
+__all__ = [
+    "Settings",
+    "__version__",
+    "connect",
+    "ingest_feeds",
+    "ingest_files",
+    "ingest_sitemaps",
+    "ingest_urls",
+    "ingest_warc",
+    "open_warehouse",
+]
 
 _LAZY = {
     "Settings": ("newsetl.settings", "Settings"),
-    "ingest_files": ("newsetl.sources.files.discover", "ingest_files"),
-    "ingest_feeds": ("newsetl.sources.feeds.parse", "ingest_feeds"),
+    "ingest_files": ("newsetl.sources.files.source", "ingest_files"),
+    "ingest_feeds": ("newsetl.sources.feeds.source", "ingest_feeds"),
+    "ingest_sitemaps": ("newsetl.sources.sitemaps.source", "ingest_sitemaps"),
+    "ingest_urls": ("newsetl.sources.urls.source", "ingest_urls"),
+    "ingest_warc": ("newsetl.sources.warc.source", "ingest_warc"),
     "open_warehouse": ("newsetl.storage.backends", "open_warehouse"),
 }
 
