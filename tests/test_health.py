@@ -69,7 +69,7 @@ def test_drift_fires_on_a_template_change_and_clears_on_recovery(tmp_path: Path)
     assert (words.baseline, words.now, words.since) == (600.0, 250.0, changed)
     assert opened[("domain:a.example", "date_share")].baseline == 1.0
     assert opened[("domain:a.example", "date_share")].now == 0.0
-    from flows._health import health_markdown  # what the run's summary artifact shows
+    from newsetl.analysis.health_notes import health_markdown  # what the run's summary artifact shows
 
     md = health_markdown(check, check.open_total)
     assert "Source health: 4 open drift alert(s)" in md
@@ -171,12 +171,12 @@ def test_the_readme_automation_matches_the_drift_event() -> None:
     """automations/source-drift.yaml is a valid Prefect automation whose trigger covers the
     event a flow run emits for a new alert (Prefect's own trigger matching)."""
     import yaml
-    from flows._health import drift_event
     from prefect.events.schemas.automations import AutomationCore
     from prefect.server.events.schemas.automations import EventTrigger
     from prefect.server.events.schemas.events import ReceivedEvent
 
     from newsetl.analysis.health import Alert
+    from newsetl.analysis.health_notes import drift_event
 
     from .conftest import ROOT
 
