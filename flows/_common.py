@@ -19,6 +19,7 @@ from prefect.utilities.annotations import quote
 
 from flows._health import check_source_health
 from newsetl.analysis.audit import AuditReport, run_audit
+from newsetl.analysis.run_summary import extra_markdown, summary_dict, summary_markdown
 from newsetl.analysis.search_index import refresh_after_run
 from newsetl.errors import TransientError
 from newsetl.models import BatchReport, Processed, RunSummary
@@ -130,37 +131,12 @@ def run_flow(
     search_note = refresh_search(run.store, settings)
     audit = audit_after_run(run.store, settings, summary.run_id)
     health_note = check_source_health(run.store, summary.run_id)
-    extra = _extra_markdown(summary.extra, stats_key) + f"\n{search_note}\n{health_note}"
+    extra = extra_markdown(summary.extra, stats_key) + f"\n{search_note}\n{health_note}"
     publish_summary(summary, audit, extra)
     logger.info("run %s: %s %s", summary.status, summary.report.counts, summary.extra or "")
     result = summary_dict(summary, audit)
     result[stats_key] = result.pop("stats")
     return result
-
-
-def summary_dict(summary: RunSummary, audit: AuditReport | None = None) -> dict[str, Any]:
-    return {
-        "run_id": summary.run_id,
-        "flow": summary.flow,
-        "status": summary.status,
-        "db": summary.db_path,
-        "seconds": round(summary.seconds, 3),
-        "counts": dict(summary.report.counts),
-        "inputs": summary.report.total,
-        "top_reasons": [{"stage": s, "reason": r, "count": n} for s, r, n in summary.top_reasons],
-        "top_skipped": [{"stage": s, "reason": r, "count": n} for s, r, n in summary.top_skipped],
-        "audit": [{"check": f.check, "ok": f.ok, "detail": f.detail} for f in audit.findings]
-        if audit
-        else [],
-        "stats": dict(summary.extra),
-    }
-
-
-def _extra_markdown(stats: dict[str, int], title: str) -> str:
-    if not stats:
-        return ""
-    rows = "\n".join(f"| {k.replace('_', ' ')} | {v} |" for k, v in stats.items())
-    return f"\n### {title.capitalize()}\n\n| | count |\n|---|---|\n{rows}\n"
 
 
 def publish_summary(summary: RunSummary, audit: AuditReport | None = None, extra_markdown: str = "") -> None:
@@ -169,30 +145,8 @@ def publish_summary(summary: RunSummary, audit: AuditReport | None = None, extra
     rows = [{"outcome": k, "count": v} for k, v in summary.report.counts.items()]
     rows.append({"outcome": "inputs", "count": summary.report.total})
     create_table_artifact(table=rows, key=f"{key}-counts", description=f"{summary.flow}: inputs by outcome")
-    reasons = "\n".join(f"| {s} | {r} | {n} |" for s, r, n in summary.top_reasons) or "| - | none | 0 |"
-    counts = " · ".join(f"{k} **{v}**" for k, v in summary.report.counts.items())
     create_markdown_artifact(
         key=f"{key}-summary",
-        markdown=(
-            f"## {summary.flow} run `{summary.run_id}`\n\n"
-            f"Status **{summary.status}** in {summary.seconds:.1f} s, "
-            f"{summary.report.total} inputs: {counts}\n\n"
-            f"Warehouse: `{summary.db_path}`\n\n"
-            "### Top rejection reasons\n\n| stage | reason | count |\n|---|---|---|\n"
-            f"{reasons}\n"
-            + (
-                "\n### Skipped (not articles)\n\n| stage | reason | count |\n|---|---|---|\n"
-                + "\n".join(f"| {s} | {r} | {n} |" for s, r, n in summary.top_skipped)
-                + "\n"
-                if summary.top_skipped
-                else ""
-            )
-            + (
-                f"\n### Warehouse audit: {'ok' if audit.ok else 'FAILED'}\n\n{audit.markdown()}\n"
-                if audit
-                else ""
-            )
-            + extra_markdown
-        ),
+        markdown=summary_markdown(summary, audit, extra_markdown),
         description=f"{summary.flow} run summary",
     )

@@ -56,7 +56,7 @@ def test_maintenance_steps_run_and_close_abandoned_runs(tmp_path: Path, inline_s
 
 
 def test_serve_builds_the_deployments_of_prefect_yaml() -> None:
-    from flows.serve import deployments_from_project
+    from newsetl.cli.serve import deployments_from_project
 
     deployments = {d.name: d for d in deployments_from_project(ROOT)}
     assert {"inbox", "nightly"} <= set(deployments)

@@ -118,7 +118,7 @@ def serve(
     project = project.resolve()
     if not (project / "prefect.yaml").is_file():
         raise fail(f"no prefect.yaml in {project} (pass --project <newsetl clone>)")
-    from flows.serve import DeployedToWorkPool, serve_project
+    from newsetl.cli.serve import DeployedToWorkPool, serve_project
 
     try:
         serve_project(project, limit=limit)
