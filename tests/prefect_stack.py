@@ -49,7 +49,13 @@ class PrefectStack:
             "PREFECT_WORKER_QUERY_SECONDS": "1",
             "PREFECT_WORKER_PREFETCH_SECONDS": "2",
         }
-        self.server_env = {**self.env, "PREFECT_SERVER_API_PORT": str(self.port)}
+        # No scheduler: prefect.yaml's schedules (feeds every 15 min, inbox hourly) would start
+        # runs of their own whenever a test crosses those minutes; runs here are started by hand.
+        self.server_env = {
+            **self.env,
+            "PREFECT_SERVER_API_PORT": str(self.port),
+            "PREFECT_SERVER_SERVICES_SCHEDULER_ENABLED": "false",
+        }
         self.server_env.pop("PREFECT_API_URL")
         if database_url:
             self.server_env["PREFECT_API_DATABASE_CONNECTION_URL"] = database_url

@@ -36,6 +36,9 @@ def test_deploy_worker_and_deployment_run(tmp_path: Path) -> None:
         "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
         "PREFECT_WORKER_QUERY_SECONDS": "1",
         "PREFECT_WORKER_PREFETCH_SECONDS": "2",
+        # The server's scheduler off: prefect.yaml's schedules (feeds every 15 min, inbox
+        # hourly) would otherwise start runs of their own when the test crosses those minutes.
+        "PREFECT_SERVER_SERVICES_SCHEDULER_ENABLED": "false",
     }
     env.pop("PREFECT_API_URL", None)
     make = ["make", "-C", str(ROOT), f"PREFECT_PORT={port}", f"PREFECT_STATE={state}"]
@@ -140,7 +143,8 @@ def test_newsetl_serve_runs_the_same_deployments_without_a_work_pool(tmp_path: P
     port = free_port()
     state = tmp_path / "prefect-state"
     api = f"http://127.0.0.1:{port}/api"
-    env = {**os.environ, "PREFECT_SERVER_ANALYTICS_ENABLED": "false", "PREFECT_HOME": str(state)}
+    env = {**os.environ, "PREFECT_SERVER_ANALYTICS_ENABLED": "false", "PREFECT_HOME": str(state),
+           "PREFECT_SERVER_SERVICES_SCHEDULER_ENABLED": "false"}  # fmt: skip
     procs = Processes()
     try:
         procs.start([str(BIN / "prefect"), "server", "start", "--host", "127.0.0.1", "--port", str(port)],
