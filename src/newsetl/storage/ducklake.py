@@ -275,7 +275,7 @@ class DuckLake(Warehouse):
             try:
                 with self.session() as conn:
                     if not migrations.is_current(conn, self.migration_set):
-                        migrations.migrate(conn, self.migration_set)
+                        migrations.migrate(conn, self.migration_set, serialise=_lock_if_there)
                 return
             except duckdb.Error as exc:
                 # Another process applied the same migration after this one read the schema
@@ -330,8 +330,6 @@ class DuckLake(Warehouse):
             "snapshots": int(snaps[0]) if snaps else 0,
             "current_snapshot": int(snaps[1]) if snaps and snaps[1] is not None else 0,
         }
-
-    # -- search side file ----------------------------------------------------------------
 
     def search_path(self) -> Path:
         """The local DuckDB file holding this lake's search index (NEWSETL_SEARCH_DB)."""
@@ -452,6 +450,13 @@ def sync_article_keys(conn: duckdb.DuckDBPyConnection) -> int:
         rollback_quietly(conn)
         raise
     return int(touched[0]) if touched else 0
+
+
+def _lock_if_there(conn: duckdb.DuckDBPyConnection) -> None:
+    # From 004 on, two processes applying one migration (nothing "already exists") conflict here.
+    q = "SELECT count(*) FROM information_schema.tables WHERE table_name = 'newsetl_commit_lock'"
+    if (conn.execute(q).fetchone() or (0,))[0]:
+        _take_commit_lock(conn)
 
 
 def _take_commit_lock(conn: duckdb.DuckDBPyConnection) -> None:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import cache
@@ -72,8 +73,15 @@ def migrations(backend: str = "duckdb-file") -> tuple[Migration, ...]:
     return tuple(found[v] for v in sorted(found))
 
 
-def migrate(conn: duckdb.DuckDBPyConnection, backend: str = "duckdb-file") -> list[int]:
-    """Apply every migration not yet recorded in ``schema_migrations``; idempotent."""
+def migrate(
+    conn: duckdb.DuckDBPyConnection,
+    backend: str = "duckdb-file",
+    serialise: Callable[[duckdb.DuckDBPyConnection], None] | None = None,
+) -> list[int]:
+    """Apply every migration not yet recorded in ``schema_migrations``; idempotent.
+
+    ``serialise`` runs first in each migration's transaction: a backend without constraints
+    makes two processes applying the same migration conflict there (one is redone)."""
     conn.execute(
         """CREATE TABLE IF NOT EXISTS schema_migrations (
             version INTEGER NOT NULL, name VARCHAR NOT NULL,
@@ -91,6 +99,8 @@ def migrate(conn: duckdb.DuckDBPyConnection, backend: str = "duckdb-file") -> li
             continue
         conn.execute("BEGIN TRANSACTION")
         try:
+            if serialise is not None:
+                serialise(conn)
             conn.execute(mig.sql)
             conn.execute(
                 "INSERT INTO schema_migrations VALUES (?, ?, ?, ?)",
