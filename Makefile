@@ -75,12 +75,13 @@ deploy: $(STAMP)
 	$(PREFECT_LOCAL) $(BIN)/prefect --no-prompt deploy --all
 
 ## A worker that runs the scheduled and triggered flow runs from this clone: the same as
-## `prefect worker start --pool newsetl-pool` here. `exec` and SIGINT put back to its default
-## (a shell that starts make in the background ignores it, and Prefect's worker turns SIGTERM
-## into SIGINT) make SIGTERM to make's process group stop the worker within seconds.
-RESTORE_SIGINT := $(BIN)/python -c 'import os, signal, sys; signal.signal(signal.SIGINT, signal.default_int_handler); os.execv(sys.argv[1], sys.argv[1:])'
+## `prefect worker start --pool newsetl-pool` here. newsetl.worker_shell runs it in its own
+## session and forwards one SIGTERM per stop request: make forwards SIGTERM to its children,
+## so a signal to make's process group reached the worker twice, and Prefect's worker takes a
+## second signal as "kill now". It also puts SIGINT back to its default (a shell that starts
+## make in the background ignores it, and Prefect's worker turns SIGTERM into SIGINT).
 worker: $(STAMP)
-	exec env $(PREFECT_LOCAL) $(RESTORE_SIGINT) $(BIN)/prefect worker start --pool $(NEWSETL_POOL) --type process
+	exec env $(PREFECT_LOCAL) $(BIN)/python -m newsetl.worker_shell $(BIN)/prefect worker start --pool $(NEWSETL_POOL) --type process
 
 constraints: $(STAMP)
 	@{ echo "# Exact versions newsetl is tested with (name==version only; no index URLs)."; \

@@ -149,3 +149,12 @@ def store(db: str | os.PathLike[str], **settings: object) -> Warehouse:
 def connect(db: str | os.PathLike[str], *, read_only: bool = False) -> duckdb.DuckDBPyConnection:
     """A connection to the warehouse at ``db`` (read-write unless asked)."""
     return store(db).connect(read_only=read_only)
+
+
+def process_alive(pid: int) -> bool:
+    """Whether ``pid`` runs (a zombie nobody reaped yet counts as ended)."""
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (OSError, IndexError):
+        return False
+    return state not in ("Z", "X")

@@ -18,7 +18,7 @@ import httpx
 import pytest
 
 from .conftest import ROOT, corpus_path
-from .helpers import BIN, Processes, free_port, table_rows, wait_http_ok
+from .helpers import BIN, Processes, free_port, process_alive, table_rows, wait_http_ok
 
 
 @pytest.mark.e2e
@@ -113,24 +113,42 @@ def test_deploy_worker_and_deployment_run(tmp_path: Path) -> None:
         )  # fmt: skip
         assert flow_run_id.group(1) in artifact.stdout  # the summary belongs to this flow run
 
+        tree = _descendants(worker.pid)  # the worker runs in a session of its own
+        assert tree, "make worker started no process"
         os.killpg(worker.pid, signal.SIGTERM)  # what stopping `make worker` does
         worker.wait(timeout=60)
         deadline = time.monotonic() + 60
-        while time.monotonic() < deadline and _group_alive(worker.pid):
+        while time.monotonic() < deadline and _any_alive(tree):
             time.sleep(0.5)
         log = (tmp_path / "worker.log").read_text(errors="replace")
-        assert not _group_alive(worker.pid), "the Prefect worker outlived make:\n" + log[-2000:]
+        assert not _any_alive(tree), "the Prefect worker outlived make:\n" + log[-2000:]
+        assert "SIGKILL" not in log, log[-2000:]  # one stop request, Prefect's graceful path
         assert "stopped!" in log and "No child processes" not in log
     finally:
         procs.stop_all()
 
 
-def _group_alive(pgid: int) -> bool:
-    try:
-        os.killpg(pgid, 0)
-    except ProcessLookupError:
-        return False
-    return True
+def _descendants(pid: int) -> list[int]:
+    """Every process below ``pid``, whatever its session (parents read from /proc)."""
+    parents: dict[int, int] = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:  # the process ended meanwhile
+            continue
+        parents[int(stat.parent.name)] = int(fields[1])
+    found: list[int] = []
+    todo = [pid]
+    while todo:
+        parent = todo.pop()
+        children = [child for child, ppid in parents.items() if ppid == parent]
+        found += children
+        todo += children
+    return found
+
+
+def _any_alive(pids: list[int]) -> bool:
+    return any(process_alive(pid) for pid in pids)
 
 
 @pytest.mark.e2e
