@@ -59,12 +59,7 @@ def run(command: Sequence[str], coalesce_s: float = 1.0) -> int:
     handler = stop_forwarder(child.send_signal, coalesce_s)
     for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
         signal.signal(signum, handler)
-    while True:
-        try:
-            code = child.wait()
-            break
-        except InterruptedError:  # pragma: no cover - PEP 475 retries wait() itself
-            continue
+    code = child.wait()  # PEP 475: wait() goes on after each handled signal
     return 128 - code if code < 0 else code
 
 
