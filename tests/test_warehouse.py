@@ -104,3 +104,52 @@ def test_unwritable_location_is_clear(tmp_path: Path) -> None:
     blocker.write_text("x")
     with pytest.raises(WarehouseError, match="cannot"):
         store(blocker / "sub" / "news.duckdb").connect()
+
+
+def test_threads_of_one_process_share_the_file_while_it_is_open(db_path: Path) -> None:
+    """The load (main thread) and look-ups in fetching threads use the file at once: every
+    session works (DuckDB alone refuses a read-only open beside a read-write one in one
+    process, and threads opening and closing the same file race in its instance cache)."""
+    import threading
+
+    wh = store(db_path)
+    wh.ensure_schema()
+    with wh.session() as conn:
+        conn.execute("CREATE TABLE t (i INTEGER)")
+    errors: list[BaseException] = []
+
+    def work(read_only: bool, seed: int) -> None:
+        try:
+            for i in range(150):
+                with wh.session(read_only=read_only) as conn:
+                    if read_only:
+                        conn.execute("SELECT count(*) FROM t").fetchall()
+                    else:
+                        conn.execute("INSERT INTO t VALUES (?)", [seed * 1000 + i])
+        except BaseException as exc:  # collected and asserted below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=work, args=(n % 2 == 0, n)) for n in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []
+    with wh.session(read_only=True) as conn:
+        assert conn.execute("SELECT count(*) FROM t").fetchone() == (300,)
+    with duckdb.connect(str(db_path)) as conn:  # nothing left open: another opener gets the file
+        assert conn.execute("SELECT count(DISTINCT i) FROM t").fetchone() == (300,)
+
+
+def test_a_write_session_inside_a_read_session_of_the_same_thread_is_refused(db_path: Path) -> None:
+    wh = store(db_path)
+    wh.ensure_schema()
+    with (
+        wh.session(read_only=True),
+        pytest.raises(WarehouseError, match="inside a read-only"),
+        wh.session(),
+    ):
+        pass
+    with wh.session() as conn, wh.session(read_only=True) as reader:  # the other way round works
+        conn.execute("CREATE TABLE u (i INTEGER)")
+        assert reader.execute("SELECT count(*) FROM schema_migrations").fetchone() is not None

@@ -4,6 +4,11 @@ DuckDB allows one process to open a database file for writing. Writers here hold
 connection only for the duration of a load transaction; when another process holds the
 file, they wait with exponential back-off up to ``lock_timeout_s`` and then fail with a
 message that says who holds it and how to avoid that.
+
+Within one process, the sessions of several threads (the load in the main thread, a
+look-up in a fetching thread) share one open database: DuckDB refuses a read-only open
+beside a read-write one in the same process, and threads that open and close the same file
+at once race in its instance cache ("Unique file handle conflict"; a crash seen in CI).
 """
 
 from __future__ import annotations
@@ -13,8 +18,11 @@ import json
 import os
 import random
 import re
+import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -34,6 +42,32 @@ def is_lock_error(exc: BaseException) -> bool:
 def _lock_holder(exc: BaseException) -> str:
     m = re.search(r"\(PID (\d+)\)", str(exc))
     return f" (PID {m.group(1)})" if m else ""
+
+
+@dataclass
+class _Open:
+    """This process's open database file and the sessions using it."""
+
+    conn: duckdb.DuckDBPyConnection
+    read_only: bool
+    threads: list[int] = field(default_factory=list)  # one entry per session
+
+
+class _OpenFiles:
+    """The files this process has open (keyed by pid too), and the condition guarding them."""
+
+    def __init__(self) -> None:
+        self.held: dict[tuple[int, str], _Open] = {}
+        self.changed = threading.Condition()
+
+    def forget(self) -> None:
+        """In a forked child: none open, and a fresh lock (the parent may have held it)."""
+        self.held = {}
+        self.changed = threading.Condition()
+
+
+_files = _OpenFiles()
+os.register_at_fork(after_in_child=_files.forget)
 
 
 class DuckDBFile(Warehouse):
@@ -99,6 +133,43 @@ class DuckDBFile(Warehouse):
                 time.sleep(min(remaining, delay * (0.5 + random.random())))
                 delay = min(delay * 2, 2.0)
 
+    @contextmanager
+    def session(self, *, read_only: bool = False) -> Iterator[duckdb.DuckDBPyConnection]:
+        """A cursor on this process's open database, opened for the first session and
+        closed after the last one, so the file is locked only while some session needs it.
+
+        A read session joins a read-write opening; a write session waits for read-only
+        sessions of this process to end, then opens the file for writing."""
+        key = (os.getpid(), str(self.path.resolve()))
+        me = threading.get_ident()
+        files = _files
+        changed = files.changed
+        with changed:
+            while True:
+                held = files.held.get(key)
+                if held is None:
+                    held = files.held[key] = _Open(self.connect(read_only=read_only), read_only)
+                    break
+                if read_only or not held.read_only:
+                    break
+                if me in held.threads:  # waiting would wait for itself
+                    raise WarehouseError("a write session inside a read-only session of the same thread")
+                changed.wait()
+            held.threads.append(me)
+            try:
+                cur = held.conn.cursor()
+            except BaseException:
+                _leave(files, key, held, me)
+                raise
+        try:
+            yield cur
+        finally:
+            try:
+                cur.close()
+            finally:
+                with changed:
+                    _leave(files, key, held, me)
+
     @property
     def _unstarted_log(self) -> Path:
         return self.path.with_name(self.path.name + ".unstarted.jsonl")
@@ -138,6 +209,18 @@ class DuckDBFile(Warehouse):
                 pass
         with self.session() as conn:
             migrations.migrate(conn, self.migration_set)
+
+
+def _leave(files: _OpenFiles, key: tuple[int, str], held: _Open, thread: int) -> None:
+    """One session fewer (the caller holds ``files.changed``); the last one closes the file,
+    before any other thread may open it again."""
+    held.threads.remove(thread)
+    if not held.threads:
+        del files.held[key]
+        try:
+            held.conn.close()
+        finally:
+            files.changed.notify_all()
 
 
 def _analyze(conn: duckdb.DuckDBPyConnection) -> str:
