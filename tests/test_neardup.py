@@ -124,6 +124,46 @@ def test_clusters_merge_and_relink_reproduces_them(corpus_warehouse: Path, tmp_p
     assert _state(db) == (edges, clusters)
 
 
+def test_many_copies_of_a_story_index_a_bounded_number_of_postings(
+    tmp_path: Path, corpus_warehouse: Path
+) -> None:
+    """Twelve near-copies of one story, two other stories, in batches of three, with at most
+    four postings per sketch value: the index stops growing with the copies, yet every copy
+    links to earlier ones and the clusters are those of an uncapped index."""
+    with connect(corpus_warehouse, read_only=True) as conn:
+        story, other, third = (x.text for x in load_articles(conn, min_words=200)[:3])
+    texts = {f"C{i:02d}": f"{story}\nUpdate {i}: a line of its own in copy number {i}." for i in range(12)}
+    texts |= {"O": other, "T": third}
+    names = list(texts)
+    t0 = datetime(2024, 5, 1, tzinfo=UTC)
+
+    def load(db: Path, cap: int) -> list[int]:
+        links = []
+        with connect(db) as conn:
+            migrate(conn)
+            for i in range(0, len(names), 3):
+                rows = _article_rows({k: texts[k] for k in names[i : i + 3]}, t0 + timedelta(hours=i))
+                with transaction(conn):
+                    _insert(conn, rows, f"r{i}")
+                    report = neardup.link_articles(
+                        conn, f"r{i}", t0 + timedelta(hours=i), rows, max_postings=cap
+                    )
+                links.append(report.links)
+        return links
+
+    capped, uncapped = tmp_path / "capped.duckdb", tmp_path / "uncapped.duckdb"
+    load(capped, 4)
+    load(uncapped, 10_000)
+    busiest = "SELECT max(n) FROM (SELECT count(*) AS n FROM article_sketches GROUP BY h)"
+    assert table_rows(uncapped, busiest) == [(12,)]
+    assert table_rows(capped, busiest)[0][0] <= 4 + 2  # the cap, plus the rest of one batch
+    linked = "SELECT DISTINCT article_id FROM near_duplicates ORDER BY 1"
+    assert table_rows(capped, linked) == [(k,) for k in names[1:12]]  # every later copy
+    clusters = "SELECT article_id, cluster_id FROM article_clusters ORDER BY 1"
+    assert table_rows(capped, clusters) == table_rows(uncapped, clusters)
+    assert {c for _, c in table_rows(capped, clusters)} == {"C00", "O", "T"}
+
+
 def test_updated_article_is_relinked(tmp_path: Path, corpus_warehouse: Path) -> None:
     with connect(corpus_warehouse, read_only=True) as conn:
         a, b = (x.text for x in load_articles(conn, min_words=200)[:2])

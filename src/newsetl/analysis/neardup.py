@@ -4,7 +4,9 @@ paragraph more or less, or from another outlet is linked to the article it repea
 Fingerprint: a bottom-k MinHash sketch (the k smallest 64-bit hashes) of each text's word
 3-shingles. The sketch estimates the Jaccard similarity of two texts' shingle sets without
 the texts; its values double as an inverted index, so finding candidates for a batch is one
-hash join against ``article_sketches`` instead of a comparison with every stored article.
+hash join against ``article_sketches`` instead of a comparison with every stored article
+(each value indexed for its first MAX_POSTINGS articles only, so the join stays bounded
+however often a story is copied).
 bench/neardup.py measures the threshold (precision/recall on constructed pairs) and the
 per-batch cost; docs/warehouse.md reports the numbers.
 
@@ -60,6 +62,13 @@ MAX_LINKS = 20  # edges kept per article (its most similar earlier articles)
 # Candidates scored per article, most shared sketch values first: bounds the work for a text
 # made of phrases that many stored articles share.
 MAX_CANDIDATES = 50
+# Stored articles indexed per sketch value. A story copied a hundred times would otherwise put
+# a hundred rows behind each of its values, and the candidate join of every later copy (and
+# the loader's memory) would grow with the copies: a value already behind this many stored
+# articles is not indexed again. A later copy still finds the earlier ones (they hold the
+# values) and links to up to MAX_LINKS of them, so clusters are the same; only the postings
+# of copies past the first MAX_POSTINGS are left out, as are those of stock phrases.
+MAX_POSTINGS = MAX_LINKS
 METHOD = f"minhash-bottom{K}-w{SHINGLE_WORDS}"
 _CLUSTER_SCHEMA = {"article_id": pl.Utf8, "cluster_id": pl.Utf8, "updated_at": pl.Datetime("us", "UTC")}
 
@@ -137,6 +146,8 @@ def link_articles(
     run_id: str,
     now: datetime,
     rows: Iterable[Mapping[str, Any]],
+    *,
+    max_postings: int = MAX_POSTINGS,
 ) -> LinkReport:
     """Link freshly written articles to the near-duplicates already stored (and to each other).
 
@@ -186,16 +197,16 @@ def link_articles(
             },
             schema={"article_id": pl.Utf8, "need": pl.Int64, "pos": pl.Int64},
         )
-        _append(conn, "article_sketches", batch)
         lists = pl.DataFrame(
             {"article_id": list(position), "hs": [np.sort(d.sketch).tolist() for d in linkable]},
             schema={"article_id": pl.Utf8, "hs": pl.List(pl.UInt64)},
         )
         _append(conn, "article_sketch_lists", lists)
-        lap("write-sketches")
         conn.register("_nd_batch", batch)
         conn.register("_nd_need", need)
         try:
+            _index_sketches(conn, max_postings)
+            lap("write-sketches")
             # Candidates: one hash join on sketch values, against stored articles and the
             # batch's earlier articles (a later article links to an earlier one).
             conn.execute(
@@ -245,6 +256,19 @@ def link_articles(
     lap("write")
     report.seconds = time.perf_counter() - started
     return report
+
+
+def _index_sketches(conn: duckdb.DuckDBPyConnection, max_postings: int) -> None:
+    """The batch's sketch values into the inverted index, but for values already behind
+    ``max_postings`` stored articles (see MAX_POSTINGS)."""
+    conn.execute(
+        """INSERT INTO article_sketches (article_id, h)
+           SELECT x.article_id, x.h FROM _nd_batch AS x
+           LEFT JOIN (SELECT s.h, count(*) AS n FROM article_sketches AS s
+                      WHERE s.h IN (SELECT h FROM _nd_batch) GROUP BY s.h) AS c ON c.h = x.h
+           WHERE coalesce(c.n, 0) < $cap""",
+        {"cap": max_postings},
+    )
 
 
 def _append(conn: duckdb.DuckDBPyConnection, table: str, frame: pl.DataFrame) -> None:
