@@ -8,6 +8,7 @@ import json
 import os
 import signal
 import subprocess
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -32,6 +33,16 @@ def _cli(args: list[str], tmp_path: Path, faults: str | None = None) -> subproce
         proc = subprocess.run([str(BIN / "newsetl"), *args], stdout=o, stderr=e, timeout=300, env=env,
                               check=False)  # fmt: skip
     return subprocess.CompletedProcess(proc.args, proc.returncode, out.read_text(), err.read_text())
+
+
+@pytest.fixture(autouse=True)
+def _stop_local_prefect_server(tmp_path: Path) -> Iterator[None]:
+    """The commands of a test share the local Prefect server in its Prefect home: stopped
+    after the test, so nothing outlives the test session."""
+    from newsetl.cli.local_server import Paths, stop_server
+
+    yield
+    stop_server(Paths(tmp_path / "prefect"))
 
 
 @pytest.mark.e2e
