@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 import os
 import subprocess
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -18,12 +17,8 @@ from .conftest import build_site
 
 
 @pytest.fixture
-def cli_env(tmp_path: Path) -> Iterator[dict[str, str]]:
-    """The commands' environment; the local Prefect server they start is stopped after."""
-    from newsetl.cli.local_server import Paths, stop_server
-
-    yield {"PREFECT_HOME": str(tmp_path / "prefect"), "NEWSETL_LOCK_TIMEOUT": "2", "COLUMNS": "200"}
-    stop_server(Paths(tmp_path / "prefect"))
+def cli_env(shared_prefect_home: Path) -> dict[str, str]:
+    return {"PREFECT_HOME": str(shared_prefect_home), "NEWSETL_LOCK_TIMEOUT": "2", "COLUMNS": "200"}
 
 
 @pytest.mark.e2e

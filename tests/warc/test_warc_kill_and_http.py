@@ -8,7 +8,6 @@ import json
 import os
 import signal
 import subprocess
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -22,9 +21,13 @@ from ..helpers import BIN, store, table_rows
 from .warcs import pages_archive
 
 
-def _cli(args: list[str], tmp_path: Path, faults: str | None = None) -> subprocess.CompletedProcess[str]:
+def _cli(
+    args: list[str], tmp_path: Path, home: Path, faults: str | None = None
+) -> subprocess.CompletedProcess[str]:
+    """A real command; ``home`` is the session's shared Prefect home (its server is stopped
+    when the session ends)."""
     env = {k: v for k, v in os.environ.items() if k not in ("NEWSETL_FAULTS", "PREFECT_API_URL")}
-    env.update(PREFECT_HOME=str(tmp_path / "prefect"), PREFECT_SERVER_ANALYTICS_ENABLED="false",
+    env.update(PREFECT_HOME=str(home), PREFECT_SERVER_ANALYTICS_ENABLED="false",
                NEWSETL_LOCK_TIMEOUT="5", COLUMNS="200")  # fmt: skip
     if faults:
         env["NEWSETL_FAULTS"] = faults
@@ -35,30 +38,22 @@ def _cli(args: list[str], tmp_path: Path, faults: str | None = None) -> subproce
     return subprocess.CompletedProcess(proc.args, proc.returncode, out.read_text(), err.read_text())
 
 
-@pytest.fixture(autouse=True)
-def _stop_local_prefect_server(tmp_path: Path) -> Iterator[None]:
-    """The commands of a test share the local Prefect server in its Prefect home: stopped
-    after the test, so nothing outlives the test session."""
-    from newsetl.cli.local_server import Paths, stop_server
-
-    yield
-    stop_server(Paths(tmp_path / "prefect"))
-
-
 @pytest.mark.e2e
-def test_killed_in_the_middle_then_rerun(tmp_path: Path) -> None:
+def test_killed_in_the_middle_then_rerun(tmp_path: Path, shared_prefect_home: Path) -> None:
     a = pages_archive(24)
     path = a.write(tmp_path / "crawl.warc.gz")
     db = tmp_path / "news.duckdb"
     args = ["ingest", str(path), "--db", str(db), "--batch-size", "5", "--workers", "1", "--json"]
-    killed = _cli(args, tmp_path, faults="load.after_commit:2")  # SIGKILLs itself after 2 batches
+    killed = _cli(
+        args, tmp_path, shared_prefect_home, faults="load.after_commit:2"
+    )  # SIGKILLs itself after 2 batches
     assert killed.returncode == -signal.SIGKILL, killed.stderr[-2000:]
     done_before = table_rows(db, "SELECT count(*) FROM inputs")[0][0]
     assert 0 < done_before < len(a.members)
     offset, complete = table_rows(db, "SELECT next_offset, complete FROM warc_archives")[0]
     assert complete is False and 0 < int(str(offset)) < path.stat().st_size
 
-    again = _cli(args, tmp_path)
+    again = _cli(args, tmp_path, shared_prefect_home)
     assert again.returncode == 0, again.stderr[-3000:]
     summary = json.loads(again.stdout)
     assert summary["warc"]["archives_resumed"] == 1
@@ -70,7 +65,7 @@ def test_killed_in_the_middle_then_rerun(tmp_path: Path) -> None:
     assert table_rows(db, "SELECT count(*) FROM articles")[0][0] >= 20
     assert run_audit(store(db)).ok
 
-    third = _cli(args, tmp_path)
+    third = _cli(args, tmp_path, shared_prefect_home)
     assert third.returncode == 0, third.stderr[-3000:]
     s3 = json.loads(third.stdout)
     assert s3["warc"]["archives_unchanged"] == 1 and s3["counts"]["loaded"] == 0
