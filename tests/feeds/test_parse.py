@@ -265,6 +265,13 @@ def test_a_body_that_is_a_file_path_is_not_opened(tmp_path: Path) -> None:
 # --- an entry's own content ----------------------------------------------------------------------
 
 
+def test_control_characters_in_feed_html_are_dropped_not_fatal() -> None:
+    """XML forbids them and lxml refuses them in text it is given back (found by the fuzzer in
+    a feed's subtitle); they carry no text."""
+    assert html_fragment_text("<p>a\x0bb</p>x<br>\x08y") == "ab\nx\ny"
+    assert html_fragment_text("<p>\x0c</p>") == ""
+
+
 def test_feed_html_becomes_paragraph_text() -> None:
     html = (
         "<p>First <b>paragraph</b> here.</p><script>alert(1)</script><div>Second<br>line</div>"

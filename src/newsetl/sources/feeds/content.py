@@ -17,6 +17,9 @@ _BLOCK_TAGS = frozenset(
 )  # fmt: skip
 _DROP_TAGS = ("script", "style", "noscript", "iframe", "object", "embed", "template", "svg", "math")
 # WordPress & co. append "The post X appeared first on Y." to every item.
+# Characters XML forbids: lxml's HTML parser keeps them in text but refuses them when text
+# is set (the line breaks added below), and they carry no text of their own.
+_NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
 _FEED_TRAILER = re.compile(
     r"^(?:the post .{1,300} appeared first on .{1,200}|continue reading.{0,80})$", re.IGNORECASE
 )
@@ -30,7 +33,7 @@ def html_fragment_text(html: str) -> str:
     import lxml.html
 
     try:
-        root = lxml.html.fragment_fromstring(html, create_parent="div")
+        root = lxml.html.fragment_fromstring(_NOT_XML.sub("", html), create_parent="div")
     except (lxml.etree.ParserError, ValueError):
         return ""
     for bad in root.iter(*_DROP_TAGS):
