@@ -26,6 +26,7 @@ import httpx
 
 from newsetl.settings import WebSettings
 from newsetl.web.headers import ACCEPT_ENCODING, INTERRUPTED
+from newsetl.web.pool import LinearConnectionPool
 from newsetl.web.ssrf import SsrfGuard
 
 _tls = threading.local()
@@ -307,9 +308,12 @@ def make_client(
     ``trust_env=False``: a proxy would hide the address actually connected to (and .netrc
     credentials must never be sent to hosts named by a feed).
     """
+    # Idle connections kept: as many as there are fetching threads to reuse them. The pool
+    # probes each idle one on every request (is the server still there?), so more only
+    # cost time: a poll of many hosts fills the pool with hosts it will not ask again.
     limits = httpx.Limits(
         max_connections=settings.concurrency * 2,
-        max_keepalive_connections=settings.concurrency * 2,
+        max_keepalive_connections=settings.concurrency,
         keepalive_expiry=30.0,
     )
     ssl_context = _default_ssl_context() if verify is True else httpx.create_ssl_context(verify=verify)
@@ -317,7 +321,7 @@ def make_client(
     pool = getattr(transport, "_pool", None)
     if not isinstance(pool, httpcore.ConnectionPool):  # pragma: no cover - httpx internals moved
         raise RuntimeError("unsupported httpx version: cannot install the guarded network backend")
-    transport._pool = httpcore.ConnectionPool(
+    transport._pool = LinearConnectionPool(
         ssl_context=ssl_context,
         max_connections=limits.max_connections,
         max_keepalive_connections=limits.max_keepalive_connections,
