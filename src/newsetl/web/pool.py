@@ -21,7 +21,9 @@ to close keep-alive timeouts and server-closed sockets promptly.
 
 A connection already handed to a request that has not started on it yet is idle too, but
 it is spoken for: it is neither reused for another request nor closed to make room (closing
-it would leave its request waiting for a read timeout, encode/httpcore#1110).
+it would leave its request waiting for a read timeout, encode/httpcore#1110). That makes the
+pool HTTP/1.1 only — one request per connection — which is what newsetl's client speaks
+(``make_client`` does not enable HTTP/2).
 """
 
 from __future__ import annotations
