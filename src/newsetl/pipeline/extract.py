@@ -29,7 +29,7 @@ from trafilatura.utils import load_html
 
 from newsetl.errors import Rejection
 from newsetl.models import Extracted, Stage
-from newsetl.pipeline.listing import listing_like
+from newsetl.pipeline.listing import drop_link_lines, listing_like
 from newsetl.pipeline.metadata import bylines, dates, titles
 from newsetl.pipeline.metadata.jsonld import LinkedData, linked_data
 from newsetl.pipeline.metadata.sites import SiteNames
@@ -298,7 +298,7 @@ def extract_html(html: str, *, url: str | None = None, focus: str = "balanced") 
         extract_domain(meta.url or url or "", fast=True) if (meta.url or url) else None,
     )
     title = _clean_title(_choose_title(tree, metas, ld, meta, site))
-    text = _drop_leading_title(clean_text(doc.text or ""), title)
+    text = _drop_leading_title(drop_link_lines(clean_text(doc.text or ""), tree), title)
     if not text:
         raise Rejection(Stage.EXTRACT, "no main text left after cleaning")
     date: str | None = meta.date

@@ -12,6 +12,7 @@ from importlib.metadata import version
 # versions apart.
 # 2: JSON-LD article record first for headline, publication time and byline; zones kept
 #    or inferred; bylines split into people and agencies; site suffixes off titles.
-EXTRACT_REVISION = 2
+# 3: lines of the text that are links to other pages (related stories, promos) dropped.
+EXTRACT_REVISION = 3
 TRAFILATURA_VERSION = version("trafilatura")
 EXTRACTOR_VERSION = f"trafilatura-{TRAFILATURA_VERSION}+newsetl-{EXTRACT_REVISION}"
