@@ -109,11 +109,14 @@ def _time_page(page: GroundTruthPage, repeat: int) -> dict[str, float]:
         tree, url=page.url, fast=True, include_comments=False, include_tables=True, with_metadata=False
     )
     text = (doc.text if doc is not None else "") or ""
-    out["listing check"], why = _best(lambda: listing.listing_like(text, tree), repeat)
+    out["listing check"], why = _best(lambda: listing.listing_like(text, listing.PageLinks.of(tree)), repeat)
     out["fallback comparison"] = 0.0
     if why:
         out["fallback comparison"], _ = _best(
-            lambda: extract._bare_extraction(tree, page.url, "balanced", fast=False), repeat
+            lambda: extract._bare_extraction(
+                tree, page.url, "balanced", listing.PageLinks.of(tree), fast=False
+            ),
+            repeat,
         )
     return out
 

@@ -44,7 +44,7 @@ def test_fundus_not_below_trafilatura() -> None:
 
 
 def test_listing_shape() -> None:
-    from newsetl.pipeline.listing import listing_like, short_line_share
+    from newsetl.pipeline.listing import PageLinks, listing_like, short_line_share
 
     menu = "\n".join(["E-Paper", "Online-Service-Center", "ABO", "Anzeigen", "Kontakt", "Startseite"] * 5)
     article = "\n".join(
@@ -53,7 +53,7 @@ def test_listing_shape() -> None:
     )
     assert short_line_share(menu) > 0.9
     assert short_line_share(article) == 0.0
-    assert listing_like(article, lxml.html.fromstring("<p>x</p>")) is None
+    assert listing_like(article, PageLinks.of(lxml.html.fromstring("<p>x</p>"))) is None
 
 
 def test_navigation_output_gets_the_fallback_comparison() -> None:
@@ -66,7 +66,7 @@ def test_navigation_output_gets_the_fallback_comparison() -> None:
 
 
 def test_link_lines_are_dropped_and_the_article_kept() -> None:
-    from newsetl.pipeline.listing import drop_link_lines
+    from newsetl.pipeline.listing import PageLinks, drop_link_lines
 
     tree = lxml.html.fromstring(
         """<html><body>
@@ -95,10 +95,10 @@ def test_link_lines_are_dropped_and_the_article_kept() -> None:
             "Click here to get the news app",  # one link line of five words or more
         ]
     )
-    assert drop_link_lines(text, tree).split("\n") == [
+    assert drop_link_lines(text, PageLinks.of(tree)).split("\n") == [
         "The council approved the budget on Monday, as the mayor had asked.",
         "Why the council voted for it",
         "16-inch MacBook Pro",
         "Members said the new tram line could not wait another year.",
     ]
-    assert drop_link_lines(text, lxml.html.fromstring("<p>no links</p>")) == text
+    assert drop_link_lines(text, PageLinks.of(lxml.html.fromstring("<p>no links</p>"))) == text

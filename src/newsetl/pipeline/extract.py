@@ -29,7 +29,7 @@ from trafilatura.utils import load_html
 
 from newsetl.errors import Rejection
 from newsetl.models import Extracted, Stage
-from newsetl.pipeline.listing import drop_link_lines, listing_like
+from newsetl.pipeline.listing import PageLinks, drop_link_lines, listing_like
 from newsetl.pipeline.metadata import bylines, dates, titles
 from newsetl.pipeline.metadata.jsonld import LinkedData, linked_data
 from newsetl.pipeline.metadata.sites import SiteNames
@@ -282,7 +282,8 @@ def extract_html(html: str, *, url: str | None = None, focus: str = "balanced") 
     published = dates.choose_published(_date_candidates(html, metas, ld))
     meta = page_metadata(tree, url, need_date=published is None)
     try:
-        doc = _bare_extraction(tree, url or meta.url, focus)
+        links = PageLinks.of(tree)
+        doc = _bare_extraction(tree, url or meta.url, focus, links)
     except Exception as exc:  # a library crash on odd markup is a rejection
         reason = f"trafilatura failed on this markup ({type(exc).__name__}: {exc})"
         raise Rejection(Stage.EXTRACT, reason[:300]) from exc
@@ -298,7 +299,7 @@ def extract_html(html: str, *, url: str | None = None, focus: str = "balanced") 
         extract_domain(meta.url or url or "", fast=True) if (meta.url or url) else None,
     )
     title = _clean_title(_choose_title(tree, metas, ld, meta, site))
-    text = _drop_leading_title(drop_link_lines(clean_text(doc.text or ""), tree), title)
+    text = _drop_leading_title(drop_link_lines(clean_text(doc.text or ""), links), title)
     if not text:
         raise Rejection(Stage.EXTRACT, "no main text left after cleaning")
     date: str | None = meta.date
@@ -361,7 +362,9 @@ def _byline_sources(
         yield "trafilatura", [bylines.RawCredit(meta.author)]
 
 
-def _bare_extraction(tree: HtmlElement, url: str | None, focus: str, *, fast: bool = True) -> Document | None:
+def _bare_extraction(
+    tree: HtmlElement, url: str | None, focus: str, links: PageLinks, *, fast: bool = True
+) -> Document | None:
     doc = trafilatura.bare_extraction(
         tree,
         url=url,
@@ -372,10 +375,10 @@ def _bare_extraction(tree: HtmlElement, url: str | None, focus: str, *, fast: bo
         include_tables=True,
         with_metadata=False,
     )
-    if fast and isinstance(doc, Document) and doc.text and listing_like(doc.text, tree):
+    if fast and isinstance(doc, Document) and doc.text and listing_like(doc.text, links):
         # Only output shaped like a listing pays for trafilatura's fallback comparison; its
         # answer is kept when shorter (the guard is against over-extraction, not for recall).
-        full = _bare_extraction(tree, url, focus, fast=False)
+        full = _bare_extraction(tree, url, focus, links, fast=False)
         if full is not None and (full.text or "").strip() and len(full.text or "") < len(doc.text):
             return full
     return doc if isinstance(doc, Document) else None

@@ -16,6 +16,7 @@ Within an article, trafilatura keeps blocks of teasers ("More on this", related 
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 
 from lxml.html import HtmlElement
 
@@ -37,6 +38,27 @@ LONE_LINK_LINE_WORDS = 5
 _LIST_MARK = "-•*· \t"
 
 
+@dataclass(frozen=True, slots=True)
+class PageLinks:
+    """The texts of a page's links (``a[@href]``, whitespace collapsed), read once per page
+    for both checks below: ~150 links on a news page, ~0.3 ms to read."""
+
+    away: tuple[str, ...]  # links to other pages
+    within: tuple[str, ...]  # links within the page (``#anchor``) and ``javascript:``
+
+    @classmethod
+    def of(cls, tree: HtmlElement) -> PageLinks:
+        away: list[str] = []
+        within: list[str] = []
+        for a in tree.iterfind(".//a[@href]"):
+            label = " ".join(a.text_content().split())
+            if not label:
+                continue
+            href = (a.get("href") or "").strip().lower()
+            (within if not href or href.startswith(("#", "javascript:")) else away).append(label)
+        return cls(tuple(away), tuple(within))
+
+
 def short_line_share(text: str) -> float:
     """Share of the characters of ``text`` in lines of at most five words that end without
     sentence punctuation (menu entries, teaser headlines, tag lists)."""
@@ -50,15 +72,14 @@ def short_line_share(text: str) -> float:
     return short / len(text)
 
 
-def link_text_share(text: str, tree: HtmlElement) -> float:
+def link_text_share(text: str, links: PageLinks) -> float:
     """Share of the characters of ``text`` that are the text of a headline-like link of the
     page (five words or more, as teasers of other stories are)."""
     if not text:
         return 0.0
     seen: set[str] = set()
     covered = 0
-    for a in tree.iterfind(".//a[@href]"):
-        label = " ".join(a.text_content().split())
+    for label in (*links.away, *links.within):
         if len(label) < 30 or label in seen or len(label.split()) < 5:
             continue
         seen.add(label)
@@ -67,13 +88,14 @@ def link_text_share(text: str, tree: HtmlElement) -> float:
     return covered / len(text)
 
 
-def listing_like(text: str, tree: HtmlElement) -> str | None:
-    """Why ``text`` (extracted from ``tree``) looks like a listing, or None if it does not."""
+def listing_like(text: str, links: PageLinks) -> str | None:
+    """Why ``text`` (extracted from a page with these links) looks like a listing, or None
+    if it does not."""
     if len(text) >= LONG_OUTPUT:
         return "long"
     if short_line_share(text) >= SHORT_LINE_SHARE:
         return "short lines"
-    if link_text_share(text, tree) >= LINK_TEXT_SHARE:
+    if link_text_share(text, links) >= LINK_TEXT_SHARE:
         return "link text"
     return None
 
@@ -82,18 +104,10 @@ def _norm(text: str) -> str:
     return " ".join(text.split()).casefold()
 
 
-def _link_labels(tree: HtmlElement) -> set[str]:
+def _link_labels(links: PageLinks) -> set[str]:
     """Texts of the page's links to other pages (a link within the page, as in a table of
     contents, repeats the article's own headings)."""
-    labels: set[str] = set()
-    for a in tree.iterfind(".//a[@href]"):
-        href = (a.get("href") or "").strip().lower()
-        if not href or href.startswith(("#", "javascript:")):
-            continue
-        label = _norm(a.text_content())
-        if len(label.split()) >= LINK_LINE_MIN_WORDS:
-            labels.add(label)
-    return labels
+    return {label.casefold() for label in links.away if label.count(" ") >= LINK_LINE_MIN_WORDS - 1}
 
 
 def _is_link_line(line: str, labels: set[str]) -> bool:
@@ -102,12 +116,20 @@ def _is_link_line(line: str, labels: set[str]) -> bool:
         return False
     if text in labels:
         return True
-    # a teaser: the linked headline, then its summary in the same line
-    covered = max((len(label) for label in labels if text.startswith(label)), default=0)
-    return covered >= LINK_LINE_COVER * len(text)
+    # a teaser: the linked headline, then a few words more in the same line. Only prefixes
+    # ending at a word and long enough to cover the line are looked up.
+    words = text.split(" ")
+    end = len(text)
+    for k in range(len(words) - 1, LINK_LINE_MIN_WORDS - 1, -1):
+        end -= len(words[k]) + 1
+        if end < LINK_LINE_COVER * len(text):
+            return False
+        if text[:end] in labels:
+            return True
+    return False
 
 
-def drop_link_lines(text: str, tree: HtmlElement) -> str:
+def drop_link_lines(text: str, links: PageLinks) -> str:
     """``text`` without the lines that are links to other pages: runs of two or more such
     lines (related stories, teaser lists), and single ones of five words or more (a linked
     headline, "Click here to get the app"). A link inside a sentence leaves the line alone.
@@ -116,7 +138,7 @@ def drop_link_lines(text: str, tree: HtmlElement) -> str:
     recall (article-extraction-benchmark F1 0.967 -> 0.972, fundus 0.9486 -> 0.9488) and
     removed one of trafilatura's evaluation snippets that must not be there."""
     lines = text.split("\n")
-    labels = _link_labels(tree)
+    labels = _link_labels(links)
     if not labels:
         return text
     flags = [_is_link_line(line, labels) for line in lines]
