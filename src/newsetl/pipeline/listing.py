@@ -152,10 +152,7 @@ def drop_link_lines(text: str, links: PageLinks) -> str:
         j = i
         while j < len(lines) and (flags[j] or not lines[j].strip()):
             j += 1
-        run = sum(flags[i:j])
-        if run >= 2 or len(lines[i].split()) >= LONE_LINK_LINE_WORDS:
-            i = j
-        else:
-            kept.extend(lines[i:j])
-            i = j
+        if sum(flags[i:j]) < 2 and len(lines[i].lstrip(_LIST_MARK).split()) < LONE_LINK_LINE_WORDS:
+            kept.extend(lines[i:j])  # one short link line: a name or a label, kept
+        i = j
     return "\n".join(kept)
