@@ -308,9 +308,9 @@ def make_client(
     ``trust_env=False``: a proxy would hide the address actually connected to (and .netrc
     credentials must never be sent to hosts named by a feed).
     """
-    # Idle connections kept: as many as there are fetching threads to reuse them. The pool
-    # probes each idle one on every request (is the server still there?), so more only
-    # cost time: a poll of many hosts fills the pool with hosts it will not ask again.
+    # Idle connections kept: as many as there are fetching threads to reuse them. More only
+    # lengthen every bookkeeping pass and the pool's once-a-second probe of each idle one
+    # (web/pool.py): a poll of many hosts fills the pool with hosts it will not ask again.
     limits = httpx.Limits(
         max_connections=settings.concurrency * 2,
         max_keepalive_connections=settings.concurrency,
