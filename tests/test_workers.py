@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+import textwrap
 import threading
 import time
+from pathlib import Path
 
 import pytest
 
@@ -43,6 +48,33 @@ def test_an_exception_in_the_function_is_a_failure_not_a_crash() -> None:
         out = pool.map([1, 2, 3])
     assert out[0] == 1 and out[2] == 9
     assert "ValueError" in out[1]
+
+
+@pytest.mark.parametrize("run_as", ["script", "module"])
+def test_workers_do_not_rerun_the_parents_main_module(tmp_path: Path, run_as: str) -> None:
+    """multiprocessing re-runs the parent's ``__main__`` in each child; for a deployment's
+    flow run (``python -m prefect.engine``) that is Prefect in every extraction worker."""
+    (tmp_path / "heavy_marker.py").write_text("LOADED = True\n")
+    # No `if __name__ == "__main__":` guard either: the workers never run this file.
+    (tmp_path / "pool_main.py").write_text(
+        textwrap.dedent(
+            """
+            import heavy_marker  # stands for what a heavy __main__ imports
+            from newsetl.pipeline.workers import WorkerPool
+            from tests import workerfns
+            with WorkerPool(workerfns.is_imported, lambda item, why: why, workers=2) as pool:
+                print(pool.map(["heavy_marker", "heavy_marker", "newsetl.pipeline.workers"]))
+            """
+        )
+    )
+    root = Path(__file__).resolve().parent.parent
+    cmd = [sys.executable, "pool_main.py"] if run_as == "script" else [sys.executable, "-m", "pool_main"]
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(tmp_path), str(root)])}
+    done = subprocess.run(
+        cmd, check=False, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "[False, False, True]"
 
 
 def test_inline_mode() -> None:

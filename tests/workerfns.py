@@ -33,3 +33,9 @@ def hog_on_1(x: int) -> int:
         blob = bytearray(4 * 1024**3)  # 4 GiB: over the worker's address-space cap
         return len(blob)
     return x * x
+
+
+def is_imported(module: str) -> bool:
+    import sys
+
+    return module in sys.modules

@@ -17,7 +17,9 @@ import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
-from typing import Generic, TypeVar
+from contextvars import ContextVar
+from multiprocessing import spawn
+from typing import Any, Generic, TypeVar
 
 from newsetl.errors import TerminalError
 from newsetl.pipeline import faults
@@ -26,6 +28,29 @@ T = TypeVar("T")
 R = TypeVar("R")
 
 _PRELOAD = ["newsetl.pipeline.worker_init"]
+
+# A worker runs only importable newsetl functions, so it needs nothing from the parent's
+# __main__; multiprocessing re-runs that module in every child regardless (as __mp_main__,
+# before the child takes any work). Under `python -m prefect.engine` (a deployment's flow
+# run) that imports Prefect in each worker: ~1 s of CPU and +53 MB apiece, measured; under
+# the `newsetl` console script, the whole CLI (+35 MB). The forkserver's own remedy, a
+# "__main__" preload, has been dead code since 3.4 (python/cpython#98552, #126631). So the
+# pool's process starts leave the main module out of what the child prepares from; other
+# process starts in the program are untouched (the flag is per thread and context).
+_SKIP_MAIN: ContextVar[bool] = ContextVar("newsetl_workers_skip_main", default=False)
+_stdlib_preparation_data = spawn.get_preparation_data
+
+
+def _preparation_data(name: str) -> dict[str, Any]:
+    data: dict[str, Any] = _stdlib_preparation_data(name)
+    if _SKIP_MAIN.get():
+        data.pop("init_main_from_name", None)
+        data.pop("init_main_from_path", None)
+    return data
+
+
+if getattr(spawn.get_preparation_data, "__module__", None) != __name__:
+    spawn.get_preparation_data = _preparation_data
 
 
 class WorkerStartError(TerminalError):
@@ -85,6 +110,16 @@ def _ping() -> int:
     return os.getpid()
 
 
+def _submit(executor: ProcessPoolExecutor, fn: Callable[..., R], *args: Any) -> Future[R]:
+    """``executor.submit``, which starts a worker process when one is missing (in this
+    thread): that start leaves out the parent's ``__main__`` (see ``_SKIP_MAIN``)."""
+    token = _SKIP_MAIN.set(True)
+    try:
+        return executor.submit(fn, *args)
+    finally:
+        _SKIP_MAIN.reset(token)
+
+
 class WorkerPool(Generic[T, R]):
     """Map ``fn`` over items in worker processes, turning crashes and hangs into results.
 
@@ -129,15 +164,14 @@ class WorkerPool(Generic[T, R]):
                 initargs=(self.memory_limit_mb, os.getpid()),
             )
             try:
-                # A pool that cannot start (e.g. a script without a __main__ guard) would
+                # A pool that cannot start (an interpreter or preload that fails) would
                 # otherwise look like every input crashing its worker.
-                self._executor.submit(_ping).result(timeout=300)
+                _submit(self._executor, _ping).result(timeout=300)
             except Exception as exc:
                 self._executor.shutdown(wait=False, cancel_futures=True)
                 self._executor = None
                 raise WorkerStartError(
-                    "worker processes failed to start; scripts using newsetl must guard their "
-                    f"entry point with `if __name__ == '__main__':` ({type(exc).__name__}: {exc})"
+                    f"worker processes failed to start ({type(exc).__name__}: {exc})"
                 ) from exc
         return self._executor
 
@@ -192,7 +226,7 @@ class WorkerPool(Generic[T, R]):
             while queue and len(inflight) < window:
                 idx = queue.pop()
                 try:
-                    fut = self._pool().submit(self._fn, items[idx])
+                    fut = _submit(self._pool(), self._fn, items[idx])
                 except BrokenProcessPool:
                     queue.append(idx)
                     self._kill()
