@@ -1,5 +1,8 @@
 """The ``newsetl`` command line: argument parsing and output over the library."""
 
+import atexit
+import gc
+
 from newsetl.cli import analyst, feeds, health, ingest, ops, query, server, sitemaps, urls
 from newsetl.cli.app import app
 
@@ -19,4 +22,9 @@ __all__ = [
 
 
 def main() -> None:
+    # Registered first, so it runs last, after every other exit handler (Prefect's flushes
+    # included): the interpreter's final collections would otherwise walk every object of
+    # Prefect, pydantic and DuckDB's modules (~0.45 s per command, measured) only to free
+    # memory the OS takes back anyway. Objects freed by reference counting still are.
+    atexit.register(gc.freeze)
     app()
