@@ -22,9 +22,9 @@ import unicodedata
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 
-from lxml.etree import XPath
 from lxml.html import HtmlElement
 
+from newsetl.pipeline.metadata.byline_scan import LABEL, labelled_elements, scan_bylines
 from newsetl.pipeline.metadata.sites import SiteNames
 
 # News agencies (wire services), by the names and abbreviations bylines use for them.
@@ -337,22 +337,7 @@ def credits(sources: Iterable[tuple[str, Sequence[RawCredit]]], site: SiteNames)
 
 # --- byline elements of the page ---------------------------------------------------------------
 
-_RE_NS = {"re": "http://exslt.org/regular-expressions"}
-_PROFILE_LINKS = XPath(
-    "//a[@rel='author' or re:test(@href, '/(autor|autoren|autorin|autorinnen|author|authors|contributors?|"
-    "journalist|journalists|journalisten|redakteur|redakteure|profil|profile)([/_.-]|$)', 'i')]",
-    namespaces=_RE_NS,
-)
-_LABEL = r"^(?:autor(?:in)?(?:\s*/\s*autor(?:in)?)?|autoren|autorinnen|author|authors|text|byline)\s*:?"
-# an element whose own first text, or its first child's, is an author label ("Autor:", "Text:")
-_LABEL_CANDIDATES = XPath(
-    "//*[self::li or self::p or self::div or self::span or self::dd]"
-    "[re:test(normalize-space(text()[1]), $label, 'i')"
-    " or re:test(normalize-space(*[1]/text()[1]), $label, 'i')]",
-    namespaces=_RE_NS,
-)
-_LABEL_ONLY = _LABEL + r"(?:\s|$)"
-_LABELLED = re.compile(_LABEL + r"\s+\S", re.IGNORECASE)
+_LABELLED = re.compile(LABEL + r"\s+\S", re.IGNORECASE)
 _OFF_ARTICLE = re.compile(
     r"(?:^|[\s_-])(?:comments?|kommentare?|sidebar|related|teasers?|footer|nav|navigation|recommend\w*|"
     r"share|social|newsletter|promo|outbrain|taboola|caption|credits?|copyright)(?:$|[\s_-])",
@@ -402,22 +387,21 @@ def _after_headline(found: list[HtmlElement], h1: HtmlElement | None) -> list[Ht
 def page_bylines(tree: HtmlElement) -> Iterator[tuple[str, list[RawCredit]]]:
     """Bylines in the page body, three ways, best first: elements marked as author or byline
     (trafilatura's selectors), links to author profile pages, and "Autor: …" labels. A
-    generator: a later (costlier, vaguer) way runs only when asked for."""
-    from trafilatura.xpaths import AUTHOR_XPATHS
-
+    generator: a later (vaguer) way is looked at only when asked for."""
     h1 = tree.find(".//h1")
-    for xpath in AUTHOR_XPATHS:
-        found = [el for el in xpath(tree) if isinstance(el.tag, str) and not _off_article(el)]
-        texts = [t for el in _after_headline(found, h1) if 2 < len(t := _element_text(el)) < 150]
+    found = scan_bylines(tree)
+    for tier in found.tiers:
+        kept = [el for el in tier if not _off_article(el)]
+        texts = [t for el in _after_headline(kept, h1) if 2 < len(t := _element_text(el)) < 150]
         if texts:
             yield "html:byline", [RawCredit(texts[0])]
             break
-    links = _after_headline([a for a in _PROFILE_LINKS(tree) if not _off_article(a)], h1)
+    links = _after_headline([a for a in found.profile_links if not _off_article(a)], h1)
     if links:
         parent = links[0].getparent()
         names = [_element_text(a) for a in links if a.getparent() is parent]
         yield "html:author-link", [RawCredit(n) for n in names if 2 < len(n) < 80]
-    for el in _LABEL_CANDIDATES(tree, label=_LABEL_ONLY):
+    for el in labelled_elements(tree):
         text = _element_text(el)
         if len(text) <= 80 and _LABELLED.match(text) and not _off_article(el):
             yield "html:label", [RawCredit(text)]
