@@ -71,6 +71,29 @@ def test_estimate_tracks_exact_jaccard(corpus_warehouse: Path) -> None:
         assert abs(est - exact) < 0.15, (exact, est)  # ~3 standard errors at k=128
 
 
+def test_scoring_pairs_together_gives_the_same_values(corpus_warehouse: Path) -> None:
+    """The loader scores a batch's pairs of full sketches in one call: same floats as one
+    call per pair, on real texts, their edited copies and unrelated articles."""
+    with connect(corpus_warehouse, read_only=True) as conn:
+        texts = [a.text for a in load_articles(conn)[:60]]
+    sketches = [neardup.sketch(t) for t in texts]
+    sketches += [neardup.sketch("\n".join(t.split("\n")[::2])) for t in texts]  # half the paragraphs
+    full = [s for s in sketches if len(s) == neardup.K]
+    rng = np.random.default_rng(7)
+    pairs = [(i, i) for i in range(len(full))] + [tuple(p) for p in rng.integers(0, len(full), (2000, 2))]
+    pairs += [(i, j) for i in range(len(full)) for j in range(len(full)) if i != j and i % 60 == j % 60]
+    left = np.stack([full[i] for i, _ in pairs])
+    right = np.stack([full[j] for _, j in pairs])
+    together = neardup.similarities(left, right, chunk=97).tolist()
+    assert together == [neardup.similarity(full[i], full[j]) for i, j in pairs]
+    assert together[: len(full)] == [1.0] * len(full) and len(set(together)) > 20
+    # rows shorter than k (short texts), all of one length
+    short = [np.unique(rng.integers(0, 1000, 60, dtype=np.uint64))[:40] for _ in range(50)]
+    assert neardup.similarities(np.stack(short[:25]), np.stack(short[25:])).tolist() == [
+        neardup.similarity(a, b) for a, b in zip(short[:25], short[25:], strict=True)
+    ]
+
+
 def test_shingle_hashes_are_stable() -> None:
     """Stored sketches must match ones computed later, in other processes and versions."""
     h = neardup.shingle_hashes("The quick brown fox jumps over the lazy dog")

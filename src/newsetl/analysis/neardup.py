@@ -41,6 +41,7 @@ from newsetl.pipeline.fingerprint import (
     Sketch,
     n_shingles,
     shingle_hashes,
+    similarities,
     similarity,
     sketch,
 )
@@ -81,6 +82,7 @@ __all__ = [
     "n_shingles",
     "relink_all",
     "shingle_hashes",
+    "similarities",
     "similarity",
     "sketch",
 ]
@@ -101,8 +103,22 @@ def _score_pairs(conn: duckdb.DuckDBPyConnection) -> list[tuple[str, str, float]
     ends = np.cumsum(frame["hs"].list.len().to_numpy())
     starts = ends - frame["hs"].list.len().to_numpy()
     sketches = {aid: flat[s:e] for aid, s, e in zip(frame["article_id"].to_list(), starts, ends, strict=True)}
+    # Pairs of full sketches (nearly all) are scored together; the rest one by one.
+    full = [aid for aid, sk in sketches.items() if len(sk) == K]
+    row = {aid: i for i, aid in enumerate(full)}
+    together = [i for i, (a, b) in enumerate(pairs) if a in row and b in row]
+    scores = [0.0] * len(pairs)
+    if together:
+        matrix = np.stack([sketches[aid] for aid in full])
+        left = matrix[[row[pairs[i][0]] for i in together]]
+        right = matrix[[row[pairs[i][1]] for i in together]]
+        for i, sim in zip(together, similarities(left, right).tolist(), strict=True):
+            scores[i] = sim
     empty = np.empty(0, dtype=np.uint64)
-    return [(a, b, similarity(sketches.get(a, empty), sketches.get(b, empty))) for a, b in pairs]
+    for i in set(range(len(pairs))).difference(together):
+        a, b = pairs[i]
+        scores[i] = similarity(sketches.get(a, empty), sketches.get(b, empty))
+    return [(a, b, sim) for (a, b), sim in zip(pairs, scores, strict=True)]
 
 
 @dataclass(slots=True)
