@@ -82,14 +82,14 @@ def test_scoring_pairs_together_gives_the_same_values(corpus_warehouse: Path) ->
     rng = np.random.default_rng(7)
     pairs = [(i, i) for i in range(len(full))] + [tuple(p) for p in rng.integers(0, len(full), (2000, 2))]
     pairs += [(i, j) for i in range(len(full)) for j in range(len(full)) if i != j and i % 60 == j % 60]
-    left = np.stack([full[i] for i, _ in pairs])
-    right = np.stack([full[j] for _, j in pairs])
-    together = neardup.similarities(left, right, chunk=97).tolist()
+    left = np.array([i for i, _ in pairs])
+    right = np.array([j for _, j in pairs])
+    together = neardup.similarities(np.stack(full), left, right, chunk=97).tolist()
     assert together == [neardup.similarity(full[i], full[j]) for i, j in pairs]
     assert together[: len(full)] == [1.0] * len(full) and len(set(together)) > 20
     # rows shorter than k (short texts), all of one length
     short = [np.unique(rng.integers(0, 1000, 60, dtype=np.uint64))[:40] for _ in range(50)]
-    assert neardup.similarities(np.stack(short[:25]), np.stack(short[25:])).tolist() == [
+    assert neardup.similarities(np.stack(short), np.arange(25), np.arange(25, 50)).tolist() == [
         neardup.similarity(a, b) for a, b in zip(short[:25], short[25:], strict=True)
     ]
 

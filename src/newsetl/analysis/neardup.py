@@ -110,9 +110,9 @@ def _score_pairs(conn: duckdb.DuckDBPyConnection) -> list[tuple[str, str, float]
     scores = [0.0] * len(pairs)
     if together:
         matrix = np.stack([sketches[aid] for aid in full])
-        left = matrix[[row[pairs[i][0]] for i in together]]
-        right = matrix[[row[pairs[i][1]] for i in together]]
-        for i, sim in zip(together, similarities(left, right).tolist(), strict=True):
+        left = np.array([row[pairs[i][0]] for i in together], dtype=np.intp)
+        right = np.array([row[pairs[i][1]] for i in together], dtype=np.intp)
+        for i, sim in zip(together, similarities(matrix, left, right).tolist(), strict=True):
             scores[i] = sim
     empty = np.empty(0, dtype=np.uint64)
     for i in set(range(len(pairs))).difference(together):
