@@ -13,7 +13,6 @@ from email.utils import parsedate_to_datetime
 from functools import lru_cache
 
 import numpy as np
-from trafilatura.deduplication import _punct_tbl, sample_tokens
 
 from newsetl.errors import Rejection
 from newsetl.models import Article, Extracted, Stage
@@ -44,6 +43,8 @@ def _identifier():  # type: ignore[no-untyped-def]
 def warm_up() -> None:
     """Load the language model and trafilatura's punctuation table now: once per worker
     process (or once in the forkserver, shared by all workers), not on the first article."""
+    from trafilatura.deduplication import _punct_tbl
+
     _identifier()
     _punct_tbl()
 
@@ -85,6 +86,10 @@ def simhash64(text: str) -> int:
     Bit-for-bit the value of trafilatura's ``Simhash(text).hash`` (same token sample, same
     blake2b token hashes), computed with numpy: ~5x faster than the pure-Python loop.
     """
+    # Imported here: the loading process imports this module (parse_datetime, the
+    # article model) but never extracts, and trafilatura costs it ~10 MB.
+    from trafilatura.deduplication import sample_tokens
+
     tokens = sample_tokens(text, 64)
     if not tokens:
         return (1 << 64) - 1  # all-zero vector: every bit counts as set, as in trafilatura

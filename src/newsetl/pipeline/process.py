@@ -22,7 +22,6 @@ from newsetl.errors import Rejection
 from newsetl.models import Article, DocKind, Extracted, Outcome, Processed, Stage
 from newsetl.pipeline.decode import decode_bytes, maybe_decompress
 from newsetl.pipeline.enrich import enrich
-from newsetl.pipeline.extract import extract_html, extract_plain_text
 from newsetl.pipeline.versions import EXTRACTOR_VERSION
 from newsetl.settings import Settings
 from newsetl.storage.raw_archive import RawArchive, archive_root
@@ -127,6 +126,10 @@ def article_from_bytes(
     min_words: int = 0,
 ) -> Article:
     """Raw (possibly gzipped) bytes to an enriched article, or :class:`Rejection`."""
+    # Imported here, in the workers: the loading process imports this module for Doc and
+    # friends, and the extraction libraries would cost it ~10 MB for nothing.
+    from newsetl.pipeline.extract import extract_html, extract_plain_text
+
     body = maybe_decompress(data, max_bytes)
     decoded = decode_bytes(body, http_charset, markup=kind is DocKind.HTML)
     if kind is DocKind.HTML:

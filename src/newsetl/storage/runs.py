@@ -17,11 +17,11 @@ from datetime import UTC, datetime
 from typing import Any
 
 import duckdb
-import trafilatura
 
 from newsetl import __version__
 from newsetl.errors import interruption
 from newsetl.models import BatchReport, Outcome, RunSummary
+from newsetl.pipeline.versions import TRAFILATURA_VERSION
 
 log = logging.getLogger(__name__)
 
@@ -73,7 +73,7 @@ def start_run(
         "started_at": started,
         "parameters": _jsonable(parameters),
         "newsetl_version": __version__,
-        "trafilatura_version": trafilatura.__version__,
+        "trafilatura_version": TRAFILATURA_VERSION,
         "duckdb_version": duckdb.__version__,
         "python_version": platform.python_version(),
         "extractor_version": extractor_version,
