@@ -37,7 +37,9 @@ SWEEP_S = 1.0  # at most this long between probes of every idle connection
 
 
 class LinearConnectionPool(httpcore.ConnectionPool):
-    """A drop-in ``httpcore.ConnectionPool`` whose assignment pass is O(connections + requests)."""
+    """A drop-in ``httpcore.ConnectionPool`` whose assignment pass walks the connections once,
+    plus once per queued request looking for one to reuse (at most one queued request per
+    fetching thread), instead of recounting the pool for every idle connection."""
 
     sweep_s = SWEEP_S
     _next_sweep = 0.0
