@@ -115,9 +115,9 @@ def _score_pairs(conn: duckdb.DuckDBPyConnection) -> list[tuple[str, str, float]
         for i, sim in zip(together, similarities(matrix, left, right).tolist(), strict=True):
             scores[i] = sim
     empty = np.empty(0, dtype=np.uint64)
-    for i in set(range(len(pairs))).difference(together):
-        a, b = pairs[i]
-        scores[i] = similarity(sketches.get(a, empty), sketches.get(b, empty))
+    for i, (a, b) in enumerate(pairs):
+        if a not in row or b not in row:
+            scores[i] = similarity(sketches.get(a, empty), sketches.get(b, empty))
     return [(a, b, sim) for (a, b), sim in zip(pairs, scores, strict=True)]
 
 
