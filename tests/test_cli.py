@@ -138,3 +138,36 @@ def test_help_shows_defaults_written_in_brackets(command: str, default: str, cli
     res = run_cli([command, "--help"], cli_env, timeout=60)
     assert res.returncode == 0, res.stderr
     assert default in " ".join(res.stdout.replace("│", " ").split())
+
+
+def test_help_prose_is_wrapped_once_at_80_columns(cli_env: dict[str, str]) -> None:
+    # Typer's rich help kept the docstring's own line breaks and wrapped again at the terminal's
+    # width: "… not rejected." / "A WARC" / "archive's HTML …" on an 80-column terminal.
+    res = run_cli(["ingest", "--help"], {**cli_env, "COLUMNS": "80"}, timeout=60)
+    assert res.returncode == 0, res.stderr
+    lines = [line.strip() for line in res.stdout.splitlines()]
+    prose = lines[lines.index(next(x for x in lines if x.startswith("A folder's data files"))) :]
+    prose = prose[: prose.index("")]
+    assert len(prose) >= 3 and all(len(line) >= 60 for line in prose[:-1]), prose
+    # laid-out paragraphs (examples) keep their lines
+    assert any(x.startswith("newsetl ingest CC-NEWS-") for x in lines)
+
+
+def test_reflow_joins_prose_and_keeps_layouts() -> None:
+    from newsetl.cli.helptext import reflow
+
+    doc = """Summary line.
+
+    First prose line
+    continues here.
+
+    Example:  newsetl a
+              newsetl b
+
+    Label:  kept
+    as written
+    """
+    assert reflow(doc) == (
+        "Summary line.\n\nFirst prose line continues here.\n\n"
+        "Example:  newsetl a\n          newsetl b\n\nLabel:  kept\nas written"
+    )

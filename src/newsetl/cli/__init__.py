@@ -5,6 +5,7 @@ import gc
 
 from newsetl.cli import analyst, feeds, health, ingest, ops, query, server, sitemaps, urls
 from newsetl.cli.app import app
+from newsetl.cli.helptext import reflow_commands
 
 __all__ = [
     "analyst",
@@ -19,6 +20,8 @@ __all__ = [
     "sitemaps",
     "urls",
 ]
+
+reflow_commands(app)  # every command module has registered its commands by now
 
 
 def main() -> None:

@@ -1,7 +1,7 @@
 """What every ``newsetl`` command shares: the Typer app, options, output, and running a flow.
 
 The command modules (ingest, query, feeds, analyst, ops) import from here and register
-their commands on :data:`app`; ``newsetl.cli.app`` imports them all. No pipeline logic lives
+their commands on :data:`app`; ``newsetl.cli`` imports them all. No pipeline logic lives
 in the CLI (sqlite-utils' cli.py over db.py is the model).
 """
 

@@ -28,8 +28,10 @@ def health(
     fmt: FormatOption = None,
     wide: WideOption = False,
 ) -> None:
-    """Open drift alerts (a source's articles changed against its own baseline), feed problems
-    (failing, or nothing new for days) and sitemap problems (failing); exit 1 when any is open.
+    """Open drift alerts, feed problems and sitemap problems; exit 1 when any is open.
+
+    A drift alert: a source's articles changed against its own baseline. A feed problem:
+    failing, or nothing new for days. A sitemap problem: failing.
 
     Example:  newsetl health --db warehouse/news.duckdb   |   newsetl health --json
     """
@@ -99,9 +101,10 @@ def report(
     ] = None,
     db: DbOption = None,
 ) -> None:
-    """One self-contained HTML file (no network when viewed) with charts: articles per day per
-    source, rejections by reason, feed health, open drift alerts, metadata completeness,
-    the largest story clusters.
+    """One self-contained HTML report with charts (no network needed to view it).
+
+    Articles per day per source, rejections by reason, feed health, open drift alerts,
+    metadata completeness, the largest story clusters.
 
     Example:  newsetl report --out report.html --since 2026-11-01
     """
