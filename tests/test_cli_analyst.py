@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import shutil
 from pathlib import Path
 
@@ -92,6 +93,12 @@ def test_clusters_history_relink_export(corpus_warehouse: Path, tmp_path: Path) 
     (revised,) = table_rows(corpus_warehouse, "SELECT article_id FROM articles WHERE version = 2")[0]
     code, out, _ = invoke("history", str(revised), "--db", db)
     assert code == 0 and "v1 → v2" in out and "+Aktualisierung" in out and "updated" in out
+    # times to the second and runs by their first 8 characters (as `status` shows them), so
+    # the tables fit a terminal instead of folding "12:47:16.930510+00:00" into each row
+    assert re.search(r"v1 → v2 \(\d{4}-\d\d-\d\d \d\d:\d\d(:\d\d)?\)", out), out
+    assert not re.search(r"\d\d:\d\d:\d\d\.\d|\+00:00", out), out
+    (run_id,) = table_rows(corpus_warehouse, f"SELECT run_id FROM articles WHERE article_id = '{revised}'")[0]
+    assert run_id[:8] in out and run_id not in out
     code, _, err = invoke("history", "https://example.com/nothing", "--db", db)
     assert code == 1 and "no article matches" in err
 

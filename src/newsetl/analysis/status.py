@@ -72,7 +72,8 @@ def warehouse_status(store: Warehouse, *, runs: int = 10, days: int = 7) -> Stat
             _section(
                 conn,
                 f"rejections in the last {days} days",
-                """SELECT stage, reason, count(*) AS inputs, max(seen_at)::VARCHAR AS last_seen
+                """SELECT stage, reason, count(*) AS inputs,
+                          strftime(max(seen_at), '%Y-%m-%d %H:%M:%S') AS last_seen
                    FROM inputs WHERE outcome = 'rejected' AND seen_at >= now() - to_days(?)
                    GROUP BY ALL ORDER BY inputs DESC, stage, reason LIMIT 15""",
                 [days],
@@ -82,7 +83,8 @@ def warehouse_status(store: Warehouse, *, runs: int = 10, days: int = 7) -> Stat
             _section(
                 conn,
                 f"skipped (not articles) in the last {days} days",
-                """SELECT stage, reason, count(*) AS inputs, max(seen_at)::VARCHAR AS last_seen
+                """SELECT stage, reason, count(*) AS inputs,
+                          strftime(max(seen_at), '%Y-%m-%d %H:%M:%S') AS last_seen
                    FROM inputs WHERE outcome = 'skipped' AND seen_at >= now() - to_days(?)
                    GROUP BY ALL ORDER BY inputs DESC, stage, reason LIMIT 10""",
                 [days],

@@ -18,7 +18,7 @@ from rich.table import Table
 from rich.text import Text
 
 from newsetl.cli.app import DbOption, app, err, fail, out, render_rows, store_for
-from newsetl.cli.tables import FormatOption, WideOption
+from newsetl.cli.tables import FormatOption, WideOption, cell
 from newsetl.errors import NewsetlError
 
 DateOption = typer.Option(formats=["%Y-%m-%d"], show_default=False)
@@ -286,10 +286,10 @@ def history(
         versions.add_column(col, overflow="fold")
     for v in h.versions:
         label = f"{v.version}{' (current)' if v.is_current else ''}"
-        versions.add_row(label, str(v.written_at), str(v.word_count), v.run_id, v.title or "")
+        versions.add_row(label, cell(v.written_at), str(v.word_count), v.run_id[:8], v.title or "")
     out.print(versions)
     for c in h.changes:
-        head = f"v{c.from_version} → v{c.to_version} ({c.changed_at}): {c.word_delta:+d} words"
+        head = f"v{c.from_version} → v{c.to_version} ({cell(c.changed_at)}): {c.word_delta:+d} words"
         if c.title_changed:
             head += f"; title {c.old_title!r} → {c.new_title!r}"
         head += f"; {len(c.added_paragraphs)} paragraph(s) added, {len(c.removed_paragraphs)} removed"
@@ -302,7 +302,8 @@ def history(
     for col in ("seen", "outcome", "source", "run", "flow"):
         lineage.add_column(col, overflow="fold")
     for row in h.lineage:
-        lineage.add_row(str(row["seen_at"]), row["outcome"], row["source_ref"], row["run_id"], row["flow"])
+        seen, run = cell(row["seen_at"]), row["run_id"][:8]
+        lineage.add_row(seen, row["outcome"], row["source_ref"], run, row["flow"])
     out.print(lineage)
 
 
