@@ -29,6 +29,7 @@ import duckdb
 import polars as pl
 
 from newsetl.storage.base import Warehouse
+from newsetl.storage.frames import read_frame
 from newsetl.storage.writes import Schema, insert
 
 Direction = Literal["drop", "rise"]
@@ -227,11 +228,12 @@ def load_window(
     params: dict[str, Any] = {"lo": lo, "hi": hi}
     if keys is not None:
         params["keys"] = list(keys)
-    return conn.execute(
+    return read_frame(
+        conn,
         f"""SELECT {", ".join(INPUT_COLUMNS)} FROM source_inputs
             WHERE seen_at >= $lo AND seen_at < $hi {only}""",
         params,
-    ).pl()
+    )
 
 
 def load_inputs(conn: duckdb.DuckDBPyConnection, today: date, cfg: DriftSettings) -> pl.DataFrame:

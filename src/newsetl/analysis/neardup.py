@@ -46,6 +46,7 @@ from newsetl.pipeline.fingerprint import (
     sketch,
 )
 from newsetl.storage.base import Warehouse
+from newsetl.storage.frames import read_frame, temp_table
 from newsetl.storage.writes import upsert
 
 # Estimated Jaccard similarity at or above which two texts are near-duplicates. Measured by
@@ -95,10 +96,11 @@ def _score_pairs(conn: duckdb.DuckDBPyConnection) -> list[tuple[str, str, float]
         return []
     # One row per article, read by key (article_sketch_lists), not k rows each gathered
     # from the inverted index: the read no longer grows with the warehouse.
-    frame = conn.execute(
+    frame = read_frame(
+        conn,
         """SELECT article_id, hs FROM article_sketch_lists
-           WHERE article_id IN (SELECT a FROM _nd_pairs UNION SELECT b FROM _nd_pairs)"""
-    ).pl()
+           WHERE article_id IN (SELECT a FROM _nd_pairs UNION SELECT b FROM _nd_pairs)""",
+    )
     flat = frame["hs"].explode().to_numpy().astype(np.uint64, copy=False)
     ends = np.cumsum(frame["hs"].list.len().to_numpy())
     starts = ends - frame["hs"].list.len().to_numpy()
@@ -218,37 +220,34 @@ def link_articles(
             schema={"article_id": pl.Utf8, "hs": pl.List(pl.UInt64)},
         )
         _append(conn, "article_sketch_lists", lists)
-        conn.register("_nd_batch", batch)
-        conn.register("_nd_need", need)
-        try:
-            _index_sketches(conn, max_postings)
-            lap("write-sketches")
-            # Candidates: one hash join on sketch values, against stored articles and the
-            # batch's earlier articles (a later article links to an earlier one).
-            conn.execute(
-                """CREATE OR REPLACE TEMP TABLE _nd_pairs AS
-                   SELECT c.a, c.b FROM (
-                       SELECT x.article_id AS a, s.article_id AS b, count(*) AS shared
-                       FROM _nd_batch AS x JOIN article_sketches AS s ON s.h = x.h
-                       WHERE s.article_id <> x.article_id
-                       GROUP BY x.article_id, s.article_id
-                   ) AS c
-                   JOIN _nd_need AS n ON n.article_id = c.a
-                   LEFT JOIN _nd_need AS o ON o.article_id = c.b
-                   WHERE c.shared >= n.need AND (o.pos IS NULL OR o.pos < n.pos)
-                   QUALIFY row_number() OVER (PARTITION BY c.a ORDER BY c.shared DESC, c.b) <= $max""",
-                {"max": MAX_CANDIDATES},
-            )
-            lap("candidates")
-            # Bottom-k estimate per pair, in numpy over the pairs' sketches: one row per
-            # article, not one per (pair, value), so memory is bounded by the number of
-            # distinct articles involved even when a syndicated story has 50 candidates.
-            scored = _score_pairs(conn)
-            report.candidates = len(scored)
-        finally:
-            conn.unregister("_nd_batch")
-            conn.unregister("_nd_need")
-            conn.execute("DROP TABLE IF EXISTS _nd_pairs")
+        with temp_table(conn, batch, "_nd_batch"), temp_table(conn, need, "_nd_need"):
+            try:
+                _index_sketches(conn, max_postings)
+                lap("write-sketches")
+                # Candidates: one hash join on sketch values, against stored articles and the
+                # batch's earlier articles (a later article links to an earlier one).
+                conn.execute(
+                    """CREATE OR REPLACE TEMP TABLE _nd_pairs AS
+                       SELECT c.a, c.b FROM (
+                           SELECT x.article_id AS a, s.article_id AS b, count(*) AS shared
+                           FROM _nd_batch AS x JOIN article_sketches AS s ON s.h = x.h
+                           WHERE s.article_id <> x.article_id
+                           GROUP BY x.article_id, s.article_id
+                       ) AS c
+                       JOIN _nd_need AS n ON n.article_id = c.a
+                       LEFT JOIN _nd_need AS o ON o.article_id = c.b
+                       WHERE c.shared >= n.need AND (o.pos IS NULL OR o.pos < n.pos)
+                       QUALIFY row_number() OVER (PARTITION BY c.a ORDER BY c.shared DESC, c.b) <= $max""",
+                    {"max": MAX_CANDIDATES},
+                )
+                lap("candidates")
+                # Bottom-k estimate per pair, in numpy over the pairs' sketches: one row per
+                # article, not one per (pair, value), so memory is bounded by the number of
+                # distinct articles involved even when a syndicated story has 50 candidates.
+                scored = _score_pairs(conn)
+                report.candidates = len(scored)
+            finally:
+                conn.execute("DROP TABLE IF EXISTS _nd_pairs")
         for a, b, sim in scored:
             if sim >= THRESHOLD:
                 matches.setdefault(a, []).append((round(float(sim), 4), b))
@@ -288,12 +287,8 @@ def _index_sketches(conn: duckdb.DuckDBPyConnection, max_postings: int) -> None:
 
 
 def _append(conn: duckdb.DuckDBPyConnection, table: str, frame: pl.DataFrame) -> None:
-    view = f"_nd_{table}"
-    conn.register(view, frame)
-    try:
+    with temp_table(conn, frame, f"_nd_{table}") as view:
         conn.execute(f"INSERT INTO {table} ({', '.join(frame.columns)}) SELECT * FROM {view}")
-    finally:
-        conn.unregister(view)
 
 
 def _assign_clusters(
@@ -353,15 +348,12 @@ def _assign_clusters(
     merges = [{"old": c, "new": n} for c, n in new_id.items() if c != n and c in stored]
     if merges:
         frame = pl.DataFrame(merges, schema={"old": pl.Utf8, "new": pl.Utf8})
-        conn.register("_nd_merge", frame)
-        try:
+        with temp_table(conn, frame, "_nd_merge"):
             conn.execute(
                 """UPDATE article_clusters SET cluster_id = m.new, updated_at = $now
                    FROM _nd_merge AS m WHERE article_clusters.cluster_id = m.old""",
                 {"now": now},
             )
-        finally:
-            conn.unregister("_nd_merge")
     rows = []
     for d in docs:
         cid = new_id[find(current.get(d.article_id, d.article_id))]

@@ -20,6 +20,7 @@ import duckdb
 import polars as pl
 
 from newsetl.models import Outcome, Processed
+from newsetl.storage.frames import temp_table
 
 Schema = dict[str, Any]
 
@@ -108,12 +109,8 @@ _names = count()
 @contextmanager
 def registered(conn: duckdb.DuckDBPyConnection, frame: pl.DataFrame, prefix: str = "_rows") -> Any:
     """``frame`` visible to SQL under a fresh name for the ``with`` block."""
-    name = f"{prefix}_{next(_names)}"
-    conn.register(name, frame)
-    try:
+    with temp_table(conn, frame, f"{prefix}_{next(_names)}") as name:
         yield name
-    finally:
-        conn.unregister(name)
 
 
 def frame(rows: Sequence[dict[str, Any]], schema: Schema) -> pl.DataFrame:

@@ -23,6 +23,7 @@ import polars as pl
 
 from newsetl.errors import TerminalError
 from newsetl.settings import FeedSettings
+from newsetl.storage.frames import temp_table
 from newsetl.web.urls import normalize_url
 
 
@@ -113,8 +114,7 @@ def add_feeds(
         },
         schema={"url": pl.Utf8, "name": pl.Utf8, "category": pl.Utf8},
     )
-    conn.register("_subs", frame)
-    try:
+    with temp_table(conn, frame, "_subs"):
         existing = {r[0] for r in conn.execute("SELECT url FROM feeds JOIN _subs USING (url)").fetchall()}
         # Set-based (one statement each), so registering thousands of feeds stays cheap.
         conn.execute(
@@ -130,8 +130,6 @@ def add_feeds(
                  AND (s.name IS NOT NULL OR s.category IS NOT NULL)""",
             {"old": sorted(existing)},
         )
-    finally:
-        conn.unregister("_subs")
     return [(url, url not in existing) for url in unique]
 
 

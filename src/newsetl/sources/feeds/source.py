@@ -36,6 +36,7 @@ from newsetl.sources.feeds.parse import FeedEntry, entry_extracted
 from newsetl.sources.feeds.poll import KIND, FeedPoll, FeedStats, Poller
 from newsetl.sources.feeds.registry import FeedRow, Subscription, add_feeds, due_feeds, feed_url, read_feeds
 from newsetl.sources.feeds.tables import update_feeds, write_entries
+from newsetl.storage.frames import temp_table
 from newsetl.web.pages import FetchLog, Page, PageFetcher, PageRequest, write_log
 from newsetl.web.politeness import GlobalSlot
 from newsetl.web.ssrf import Resolver
@@ -245,15 +246,12 @@ class FeedSource(Source):
             schema={"feed": pl.Utf8, "entry_key": pl.Utf8},
         )
         with run.store.session(read_only=True) as conn:
-            conn.register("_probe", frame)
-            try:
+            with temp_table(conn, frame) as probe_table:
                 rows = conn.execute(
-                    """SELECT fe.feed, fe.entry_key, fe.article_id, fe.retryable, fe.attempts,
+                    f"""SELECT fe.feed, fe.entry_key, fe.article_id, fe.retryable, fe.attempts,
                               fe.first_seen_at, fe.first_run_id
-                       FROM feed_entries fe JOIN _probe p USING (feed, entry_key)"""
+                       FROM feed_entries fe JOIN {probe_table} p USING (feed, entry_key)"""
                 ).fetchall()
-            finally:
-                conn.unregister("_probe")
             link_rows = conn.execute(
                 """SELECT link, feed, article_id FROM feed_entries WHERE link IN (SELECT unnest($l))
                    UNION ALL
