@@ -40,6 +40,11 @@ class StorageSettings:
     lock_timeout_s: float = 60.0
     # A lake's snapshots (time travel) are kept this long, then expired by maintenance.
     snapshot_retention_days: int = 7
+    # DuckDB memory for a load transaction into a DuckDB file, beyond twice the primary-key
+    # indexes it holds (which DuckDB cannot evict): table blocks the transaction reads are
+    # evicted past it instead of cached until the file closes (pipeline.engine.LoadMemory).
+    # 0: DuckDB's default (80 % of RAM).
+    load_memory_mb: int = 64
 
     def validate(self) -> None:
         if not self.db:
@@ -48,6 +53,8 @@ class StorageSettings:
             raise ValueError("lock_timeout_s cannot be negative")
         if self.snapshot_retention_days < 0:
             raise ValueError("snapshot_retention_days cannot be negative")
+        if self.load_memory_mb < 0:
+            raise ValueError("load_memory_mb cannot be negative (0: DuckDB's default)")
 
 
 @dataclass(frozen=True, slots=True)
@@ -331,6 +338,7 @@ ENVIRONMENT: tuple[tuple[str, str, Callable[[str], Any]], ...] = (
     ("NEWSETL_MIN_WORDS", "min_words", _int),
     ("NEWSETL_ITEM_TIMEOUT", "item_timeout_s", _float),
     ("NEWSETL_LOCK_TIMEOUT", "lock_timeout_s", _float),
+    ("NEWSETL_LOAD_MEMORY_MB", "load_memory_mb", _int),
     ("NEWSETL_EXTRACT_FOCUS", "extract_focus", str),
     ("NEWSETL_ALLOW_PRIVATE_HOSTS", "allow_private_hosts", _bool),
     ("NEWSETL_HOST_DELAY", "min_host_delay_s", _float),

@@ -14,6 +14,7 @@ look-ahead and the failure handling are the same with and without Prefect.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import uuid
 from collections import deque
@@ -34,7 +35,7 @@ from newsetl.pipeline.process import Doc, process_document, worker_failure
 from newsetl.pipeline.source import Batch, Source
 from newsetl.pipeline.versions import EXTRACTOR_VERSION
 from newsetl.pipeline.workers import WorkerPool
-from newsetl.settings import Settings, default_workers
+from newsetl.settings import MB, Settings, default_workers
 from newsetl.storage import runs
 from newsetl.storage.backends import open_warehouse
 from newsetl.storage.base import Warehouse
@@ -77,6 +78,8 @@ class Run:
         self.summary: RunSummary | None = None
         self._pool: WorkerPool[Doc, Processed] | None = None
         self._loader_threads = loader_threads(settings)
+        bounded = self.store.capabilities.bounded_load_memory
+        self._memory = LoadMemory(settings.storage.load_memory_mb if bounded else 0)
 
     # -- lifecycle ----------------------------------------------------------------------
 
@@ -163,14 +166,24 @@ class Run:
         def transaction(conn: duckdb.DuckDBPyConnection) -> outcomes.Written:
             if self._loader_threads is not None:
                 conn.execute(f"SET threads = {self._loader_threads}")
+            self._memory.limit(conn)
             now = self.clock()
             written = outcomes.load_batch(conn, self.run_id, processed, now=now)
             neardup.link_articles(conn, self.run_id, now, written.new_rows)
             self.source.write(conn, batch, written)
+            self._memory.lift(conn)
             faults.hit("load.before_commit")
             return written
 
-        written = self.store.write(transaction)
+        try:
+            written = self.store.write(transaction)
+        except duckdb.OutOfMemoryException as exc:
+            if not self._memory.give_up(exc):
+                raise
+            written = self.store.write(transaction)  # rolled back: redone from the start
+        except Exception:
+            self._memory.reset(self.store)  # a database another session keeps open keeps settings
+            raise
         faults.hit("load.after_commit")
         self.source.committed(batch, written)
         self.report.merge(written.report)
@@ -185,6 +198,60 @@ class Run:
         summary.extra = self.source.stats()
         self.summary = summary
         return summary
+
+
+class LoadMemory:
+    """DuckDB's memory limit for the load transactions of one run.
+
+    Without one, every table block a transaction reads stays cached until the file closes,
+    and the transactions read more of the tables as the warehouse grows (DuckDB joins by
+    hash, and the ids and hashes a batch looks up are random, so most blocks are read): the
+    loader's peak grew with the warehouse. With a limit the blocks are evicted instead. A
+    primary-key index cannot be evicted, so the limit is the budget plus twice the index
+    memory the previous transaction held; a transaction that still runs out is redone
+    without a limit, as is the rest of the run. The limit is lifted before ``COMMIT``, so
+    the commit and the checkpoint when the file closes are never refused memory.
+    """
+
+    def __init__(self, budget_mb: int) -> None:
+        self.budget = budget_mb * MB
+        self.indexes = 0
+        self.off = budget_mb <= 0
+
+    def limit(self, conn: duckdb.DuckDBPyConnection) -> None:
+        if self.off:
+            conn.execute("RESET memory_limit")
+        else:
+            conn.execute(f"SET memory_limit = '{(self.budget + 2 * self.indexes) // 1024}KiB'")
+
+    def lift(self, conn: duckdb.DuckDBPyConnection) -> None:
+        if self.off:
+            return
+        row = conn.execute(
+            "SELECT coalesce(sum(memory_usage_bytes), 0) FROM duckdb_memory() WHERE tag = 'ART_INDEX'"
+        ).fetchone()
+        self.indexes = max(self.indexes, int(row[0]) if row else 0)
+        conn.execute("RESET memory_limit")
+
+    def reset(self, store: Warehouse) -> None:
+        """After a failed transaction: no limit left behind on a database that stays open."""
+        if self.off:
+            return
+        with contextlib.suppress(Exception), store.session() as conn:
+            conn.execute("RESET memory_limit")
+
+    def give_up(self, exc: BaseException) -> bool:
+        """After a transaction ran out of its limit: True when it is worth redoing without."""
+        if self.off:
+            return False
+        log.warning(
+            "a load transaction needed more than its %d MB of DuckDB memory (%s); loading "
+            "without a limit for the rest of the run (NEWSETL_LOAD_MEMORY_MB raises it)",
+            (self.budget + 2 * self.indexes) // MB,
+            " ".join(str(exc).split())[:200],
+        )
+        self.off = True
+        return True
 
 
 def loader_threads(settings: Settings) -> int | None:

@@ -39,6 +39,10 @@ class Capabilities:
     single_writer: bool  # one writing process at a time (the file lock)
     time_travel: bool  # queries AT (VERSION => n)
     change_feed: bool  # table_changes() between snapshots
+    # A memory limit bounds a load transaction (NEWSETL_LOAD_MEMORY_MB): what it reads are
+    # DuckDB blocks of the file, evicted past the limit. A lake writes Parquet through
+    # buffers (an S3 upload part: 76.5 MiB) that a small limit would refuse.
+    bounded_load_memory: bool
 
 
 class ConflictError(TransientError):

@@ -79,6 +79,7 @@ class DuckDBFile(Warehouse):
         single_writer=True,
         time_travel=False,
         change_feed=False,
+        bounded_load_memory=True,
     )
 
     @property

@@ -198,6 +198,7 @@ class DuckLake(Warehouse):
         single_writer=False,
         time_travel=True,
         change_feed=True,
+        bounded_load_memory=False,
     )
 
     def __init__(self, settings: StorageSettings) -> None:
