@@ -217,12 +217,13 @@ class LoadMemory:
         self.budget = budget_mb * MB
         self.indexes = 0
         self.off = budget_mb <= 0
+        self.given_up = False  # a limit set before may still be in force: reset it
 
     def limit(self, conn: duckdb.DuckDBPyConnection) -> None:
-        if self.off:
-            conn.execute("RESET memory_limit")
-        else:
+        if not self.off:
             conn.execute(f"SET memory_limit = '{(self.budget + 2 * self.indexes) // 1024}KiB'")
+        elif self.given_up:
+            conn.execute("RESET memory_limit")
 
     def lift(self, conn: duckdb.DuckDBPyConnection) -> None:
         if self.off:
@@ -250,7 +251,7 @@ class LoadMemory:
             (self.budget + 2 * self.indexes) // MB,
             " ".join(str(exc).split())[:200],
         )
-        self.off = True
+        self.off = self.given_up = True
         return True
 
 
