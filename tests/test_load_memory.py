@@ -18,9 +18,9 @@ EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
 
 
 def _limit_bytes(conn: duckdb.DuckDBPyConnection) -> int:
-    (limit,) = conn.execute(
-        "SELECT value FROM duckdb_settings() WHERE name = 'memory_limit'"
-    ).fetchone() or ("",)
+    (limit,) = conn.execute("SELECT value FROM duckdb_settings() WHERE name = 'memory_limit'").fetchone() or (
+        "",
+    )
     number, unit = str(limit).split()
     return int(float(number) * {"KiB": 2**10, "MiB": 2**20, "GiB": 2**30}[unit])
 
