@@ -42,7 +42,7 @@ def test_the_limit_holds_during_the_transaction_and_grows_with_the_indexes(tmp_p
     assert _limit_bytes(conn) == 64 * MB + 2 * memory.indexes // 1024 * 1024
 
 
-def test_a_transaction_that_runs_out_is_redone_without_a_limit(
+def test_a_transaction_that_runs_out_is_redone_with_more_memory(
     tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
     db = tmp_path / "news.duckdb"
@@ -51,7 +51,19 @@ def test_a_transaction_that_runs_out_is_redone_without_a_limit(
         run = ingest_files([EXAMPLES], settings)
     assert run.report.counts["loaded"] == 3
     assert table_rows(db, "SELECT count(*) FROM articles") == [(3,)]
-    assert any("loading without a limit" in r.getMessage() for r in caplog.records)
+    assert any("redoing it with 2 MB" in r.getMessage() for r in caplog.records)
+
+
+def test_past_the_ceiling_the_rest_of_the_run_has_no_limit(tmp_path: Path) -> None:
+    memory = LoadMemory(1, ceiling_mb=2)
+    assert memory.grow(RuntimeError("out of memory")) and not memory.off  # 2 MB
+    assert memory.grow(RuntimeError("out of memory")) and memory.off  # 4 MB > 2: none
+    assert not memory.grow(RuntimeError("out of memory"))  # nothing left to give: re-raised
+    conn = duckdb.connect(str(tmp_path / "w.duckdb"))
+    default = _limit_bytes(conn)
+    conn.execute("SET memory_limit = '1MB'")
+    memory.limit(conn)  # a limit left by the failed attempt is reset
+    assert _limit_bytes(conn) == default
 
 
 def test_zero_means_duckdbs_default(tmp_path: Path) -> None:

@@ -25,6 +25,7 @@ change, or to split clusters whose articles were later rewritten).
 
 from __future__ import annotations
 
+import contextlib
 import time
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -247,7 +248,10 @@ def link_articles(
                 scored = _score_pairs(conn)
                 report.candidates = len(scored)
             finally:
-                conn.execute("DROP TABLE IF EXISTS _nd_pairs")
+                # After a failed statement the transaction is aborted (and rolls the table
+                # back): a DROP there would fail and hide the error that matters.
+                with contextlib.suppress(duckdb.Error):
+                    conn.execute("DROP TABLE IF EXISTS _nd_pairs")
         for a, b, sim in scored:
             if sim >= THRESHOLD:
                 matches.setdefault(a, []).append((round(float(sim), 4), b))

@@ -175,15 +175,18 @@ class Run:
             faults.hit("load.before_commit")
             return written
 
-        try:
-            written = self.store.write(transaction)
-        except duckdb.OutOfMemoryException as exc:
-            if not self._memory.give_up(exc):
+        while True:
+            try:
+                written = self.store.write(transaction)
+                break
+            except duckdb.OutOfMemoryException as exc:
+                if not self._memory.grow(exc):
+                    self._memory.reset(self.store)
+                    raise
+                # rolled back: redone from the start with more memory
+            except Exception:
+                self._memory.reset(self.store)  # a database another session keeps open keeps settings
                 raise
-            written = self.store.write(transaction)  # rolled back: redone from the start
-        except Exception:
-            self._memory.reset(self.store)  # a database another session keeps open keeps settings
-            raise
         faults.hit("load.after_commit")
         self.source.committed(batch, written)
         self.report.merge(written.report)
@@ -208,20 +211,26 @@ class LoadMemory:
     hash, and the ids and hashes a batch looks up are random, so most blocks are read): the
     loader's peak grew with the warehouse. With a limit the blocks are evicted instead. A
     primary-key index cannot be evicted, so the limit is the budget plus twice the index
-    memory the previous transaction held; a transaction that still runs out is redone
-    without a limit, as is the rest of the run. The limit is lifted before ``COMMIT``, so
-    the commit and the checkpoint when the file closes are never refused memory.
+    memory the previous transaction held. A transaction that still runs out is rolled back
+    and redone with the budget doubled (past ``ceiling_mb``: without a limit, for the rest
+    of the run). The limit is lifted before ``COMMIT``, so the commit and the checkpoint
+    when the file closes are never refused memory.
     """
 
-    def __init__(self, budget_mb: int) -> None:
+    def __init__(self, budget_mb: int, *, ceiling_mb: int = 1024) -> None:
         self.budget = budget_mb * MB
+        self.ceiling = ceiling_mb * MB
         self.indexes = 0
         self.off = budget_mb <= 0
         self.given_up = False  # a limit set before may still be in force: reset it
 
+    @property
+    def limit_bytes(self) -> int:
+        return self.budget + 2 * self.indexes
+
     def limit(self, conn: duckdb.DuckDBPyConnection) -> None:
         if not self.off:
-            conn.execute(f"SET memory_limit = '{(self.budget + 2 * self.indexes) // 1024}KiB'")
+            conn.execute(f"SET memory_limit = '{self.limit_bytes // 1024}KiB'")
         elif self.given_up:
             conn.execute("RESET memory_limit")
 
@@ -236,22 +245,30 @@ class LoadMemory:
 
     def reset(self, store: Warehouse) -> None:
         """After a failed transaction: no limit left behind on a database that stays open."""
-        if self.off:
+        if self.off and not self.given_up:
             return
         with contextlib.suppress(Exception), store.session() as conn:
             conn.execute("RESET memory_limit")
 
-    def give_up(self, exc: BaseException) -> bool:
-        """After a transaction ran out of its limit: True when it is worth redoing without."""
+    def grow(self, exc: BaseException) -> bool:
+        """After a transaction ran out of its limit: True when it is worth redoing (with the
+        budget doubled, or past the ceiling without a limit)."""
         if self.off:
             return False
+        before = self.limit_bytes // MB
+        self.budget *= 2
+        if self.budget > self.ceiling:
+            self.off = self.given_up = True
+            after = "without a limit for the rest of the run"
+        else:
+            after = f"with {self.limit_bytes // MB} MB"
         log.warning(
-            "a load transaction needed more than its %d MB of DuckDB memory (%s); loading "
-            "without a limit for the rest of the run (NEWSETL_LOAD_MEMORY_MB raises it)",
-            (self.budget + 2 * self.indexes) // MB,
-            " ".join(str(exc).split())[:200],
+            "a load transaction needed more than its %d MB of DuckDB memory (%s); redoing it %s "
+            "(NEWSETL_LOAD_MEMORY_MB sets the budget)",
+            before,
+            " ".join(str(exc).split())[:160],
+            after,
         )
-        self.off = self.given_up = True
         return True
 
 
