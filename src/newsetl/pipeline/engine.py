@@ -14,7 +14,6 @@ look-ahead and the failure handling are the same with and without Prefect.
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import uuid
 from collections import deque
@@ -181,12 +180,8 @@ class Run:
                 break
             except duckdb.OutOfMemoryException as exc:
                 if not self._memory.grow(exc):
-                    self._memory.reset(self.store)
                     raise
                 # rolled back: redone from the start with more memory
-            except Exception:
-                self._memory.reset(self.store)  # a database another session keeps open keeps settings
-                raise
         faults.hit("load.after_commit")
         self.source.committed(batch, written)
         self.report.merge(written.report)
@@ -214,7 +209,9 @@ class LoadMemory:
     memory the previous transaction held. A transaction that still runs out is rolled back
     and redone with the budget doubled (past ``ceiling_mb``: without a limit, for the rest
     of the run). The limit is lifted before ``COMMIT``, so the commit and the checkpoint
-    when the file closes are never refused memory.
+    when the file closes are never refused memory. After a failed transaction the limit
+    goes with the file when it closes (the DuckDB-file backend closes it after the last
+    session), and the next transaction sets its own.
     """
 
     def __init__(self, budget_mb: int, *, ceiling_mb: int = 1024) -> None:
@@ -242,13 +239,6 @@ class LoadMemory:
         ).fetchone()
         self.indexes = max(self.indexes, int(row[0]) if row else 0)
         conn.execute("RESET memory_limit")
-
-    def reset(self, store: Warehouse) -> None:
-        """After a failed transaction: no limit left behind on a database that stays open."""
-        if self.off and not self.given_up:
-            return
-        with contextlib.suppress(Exception), store.session() as conn:
-            conn.execute("RESET memory_limit")
 
     def grow(self, exc: BaseException) -> bool:
         """After a transaction ran out of its limit: True when it is worth redoing (with the
