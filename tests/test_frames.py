@@ -10,6 +10,7 @@ from pathlib import Path
 
 import duckdb
 import polars as pl
+import pytest
 
 from newsetl.storage.frames import read_frame, temp_table
 
@@ -62,14 +63,12 @@ def test_read_frame_is_what_pl_returns(tmp_path: Path) -> None:
     assert ours.schema == theirs.schema and ours.equals(theirs)
 
 
-def test_a_temp_table_in_a_failed_transaction_is_rolled_back() -> None:
+def test_a_failed_statement_in_the_block_keeps_its_error_and_rolls_the_table_back() -> None:
     conn = duckdb.connect()
     conn.execute("BEGIN")
-    try:
-        with temp_table(conn, FRAME, "_t"):
-            conn.execute("SELECT 1/0::INT")  # DuckDB raises: the transaction is aborted
-    except duckdb.Error:
-        conn.execute("ROLLBACK")
+    with pytest.raises(duckdb.Error, match="boom"), temp_table(conn, FRAME, "_t"):
+        conn.execute("SELECT error('boom')")  # aborts the transaction: the DROP cannot run
+    conn.execute("ROLLBACK")
     assert conn.execute("SELECT count(*) FROM duckdb_tables() WHERE temporary").fetchone() == (0,)
 
 
