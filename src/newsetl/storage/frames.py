@@ -39,10 +39,11 @@ class ArrowStream:
 
 @contextlib.contextmanager
 def temp_table(
-    conn: duckdb.DuckDBPyConnection, frame: pl.DataFrame, name: str | None = None
+    conn: duckdb.DuckDBPyConnection, frame: pl.DataFrame, name: str | None = None, *, prefix: str = "_rows"
 ) -> Iterator[str]:
-    """``frame`` as a temporary table for the ``with`` block (``name``, or a fresh one)."""
-    name = name or f"_frame_{next(_names)}"
+    """``frame`` as a temporary table for the ``with`` block (``name``, or a fresh name
+    starting with ``prefix``)."""
+    name = name or f"{prefix}_{next(_names)}"
     stream = f"{name}_stream"
     conn.register(stream, ArrowStream(frame))
     try:

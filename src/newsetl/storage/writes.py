@@ -10,10 +10,8 @@ commits first.
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
-from itertools import count
 from typing import Any
 
 import duckdb
@@ -103,15 +101,6 @@ BLOB_SCHEMA: Schema = {
     "pruned_at": pl.Datetime("us", "UTC"),
 }
 
-_names = count()
-
-
-@contextmanager
-def registered(conn: duckdb.DuckDBPyConnection, frame: pl.DataFrame, prefix: str = "_rows") -> Any:
-    """``frame`` visible to SQL under a fresh name for the ``with`` block."""
-    with temp_table(conn, frame, f"{prefix}_{next(_names)}") as name:
-        yield name
-
 
 def frame(rows: Sequence[dict[str, Any]], schema: Schema) -> pl.DataFrame:
     return pl.DataFrame([{k: r.get(k) for k in schema} for r in rows], schema=schema)
@@ -123,7 +112,7 @@ def insert(
     """Append rows (columns by name; missing keys are NULL)."""
     if not rows:
         return
-    with registered(conn, frame(rows, schema)) as view:
+    with temp_table(conn, frame(rows, schema)) as view:
         conn.execute(f"INSERT INTO {table} ({', '.join(schema)}) SELECT {', '.join(schema)} FROM {view}")
 
 
@@ -145,7 +134,7 @@ def upsert(
     sets = [c for c in (update if update is not None else cols) if c not in key]
     on = " AND ".join(f"t.{k} = s.{k}" for k in key)
     matched = f"WHEN MATCHED THEN UPDATE SET {', '.join(f'{c} = s.{c}' for c in sets)} " if sets else ""
-    with registered(conn, frame(unique, schema)) as view:
+    with temp_table(conn, frame(unique, schema)) as view:
         conn.execute(
             f"""MERGE INTO {table} AS t USING (SELECT {", ".join(cols)} FROM {view}) AS s ON {on}
                 {matched}WHEN NOT MATCHED THEN INSERT ({", ".join(cols)})

@@ -10,6 +10,7 @@ import polars as pl
 
 from newsetl.sources.feeds.registry import POLL_COLUMNS, FeedRow
 from newsetl.storage import writes
+from newsetl.storage.frames import temp_table
 
 ENTRY_SCHEMA: writes.Schema = {
     "feed": pl.Utf8,
@@ -66,6 +67,6 @@ def update_feeds(conn: duckdb.DuckDBPyConnection, rows: list[FeedRow]) -> None:
     if not rows:
         return
     frame = pl.DataFrame([{c: getattr(r, c) for c in FEED_SCHEMA} for r in rows], schema=FEED_SCHEMA)
-    with writes.registered(conn, frame, "_feed_state") as view:
+    with temp_table(conn, frame, prefix="_feed_state") as view:
         sets = ", ".join(f"{c} = s.{c}" for c in POLL_COLUMNS)
         conn.execute(f"UPDATE feeds SET {sets} FROM {view} s WHERE feeds.url = s.url")

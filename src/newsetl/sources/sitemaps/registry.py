@@ -22,6 +22,7 @@ from newsetl.errors import TerminalError
 from newsetl.settings import Settings
 from newsetl.sources.feeds.registry import next_check_error, next_check_ok
 from newsetl.storage import writes
+from newsetl.storage.frames import temp_table
 from newsetl.web.urls import normalize_url
 
 SITE, SITEMAP = "site", "sitemap"
@@ -152,7 +153,7 @@ def update_sitemaps(conn: duckdb.DuckDBPyConnection, rows: Sequence[SitemapRow])
     if not rows:
         return
     frame = pl.DataFrame([{c: getattr(r, c) for c in ROW_SCHEMA} for r in rows], schema=ROW_SCHEMA)
-    with writes.registered(conn, frame, "_sitemap_state") as view:
+    with temp_table(conn, frame, prefix="_sitemap_state") as view:
         sets = ", ".join(f"{c} = s.{c}" for c in CHECK_COLUMNS)
         conn.execute(f"UPDATE sitemaps SET {sets} FROM {view} s WHERE sitemaps.url = s.url")
 
