@@ -9,7 +9,7 @@ import contextlib
 import html as htmllib
 import logging
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import trafilatura
@@ -25,10 +25,10 @@ from trafilatura.metadata import (
     extract_url,
 )
 from trafilatura.settings import Document
-from trafilatura.utils import load_html
 
 from newsetl.errors import Rejection
 from newsetl.models import Extracted, Stage
+from newsetl.pipeline.htmltree import parse_html
 from newsetl.pipeline.listing import PageLinks, drop_link_lines, listing_like
 from newsetl.pipeline.metadata import bylines, dates, titles
 from newsetl.pipeline.metadata.jsonld import LinkedData, linked_data
@@ -266,16 +266,23 @@ def strip_inert(html: str) -> str:
     return "".join(out)
 
 
-def extract_html(html: str, *, url: str | None = None, focus: str = "balanced") -> Extracted:
+def extract_html(
+    html: str,
+    *,
+    url: str | None = None,
+    focus: str = "balanced",
+    parse: Callable[[str], HtmlElement | None] = parse_html,
+) -> Extracted:
     """Main text and metadata of one page; :class:`Rejection` when there is no article text.
 
-    The page is parsed once: metadata is read from the tree, and trafilatura extracts the
-    main text from its own copy of it.
+    The page is parsed once (``parse``; trafilatura's ``load_html`` gives the reference
+    output): metadata is read from the tree, and trafilatura extracts the main text from
+    its own copy of it.
     """
     head = html[:_HEAD_SCAN]
     end = _HEAD_END.search(head)
     metas = _meta_tags(head if end is None else head[: end.start()])
-    tree = load_html(strip_inert(html))
+    tree = parse(strip_inert(html))
     if tree is None:
         raise Rejection(Stage.EXTRACT, "not an HTML document (no parseable tree)")
     ld = linked_data(tree, url)
