@@ -119,3 +119,36 @@ def test_terminate_kills_busy_workers_and_stops_a_map_in_another_thread() -> Non
     with pytest.raises(PoolTerminated):
         pool.map([1])
     pool.close()
+
+
+def test_the_forkserver_preload_leaves_nothing_for_the_first_page_to_load(corpus: Path) -> None:
+    """What a page loads on first use (dateparser, the public suffix list, the extraction
+    modules) is loaded by the preload the workers are forked from, not again in each one."""
+    pages = sorted((corpus / "fundus").rglob("*.html.gz"))[:20]
+    assert pages
+    script = textwrap.dedent(
+        """
+        import sys
+        import newsetl.pipeline.worker_init
+        from tld.utils import get_tld_names_container
+        loaded_lists = len(get_tld_names_container())
+        before = set(sys.modules)
+        from newsetl.models import DocKind
+        from newsetl.pipeline.process import article_from_bytes
+        for page in sys.argv[1:]:
+            try:
+                article_from_bytes(open(page, "rb").read(), DocKind.HTML, max_bytes=10**8)
+            except Exception:
+                pass
+        print(loaded_lists, sorted(set(sys.modules) - before))
+        """
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script, *map(str, pages)],
+        check=False,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split(maxsplit=1) == ["1", "[]\n"]

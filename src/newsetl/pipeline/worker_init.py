@@ -1,10 +1,10 @@
-"""Imported once by the forkserver so every worker starts with trafilatura and the
-language model already loaded (forked copy-on-write, not re-imported per worker)."""
+"""Imported once by the forkserver so every worker starts with the extraction modules,
+trafilatura, the language model and dateparser already loaded (forked copy-on-write, not
+loaded again per worker)."""
 
 from __future__ import annotations
 
-import newsetl.pipeline.process  # noqa: F401  (heavy imports: trafilatura, lxml, htmldate)
-from newsetl.pipeline.enrich import warm_up
+from newsetl.pipeline.process import warm_up
 
 warm_up()
 
