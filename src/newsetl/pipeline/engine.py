@@ -15,6 +15,7 @@ look-ahead and the failure handling are the same with and without Prefect.
 from __future__ import annotations
 
 import logging
+import threading
 import uuid
 from collections import deque
 from collections.abc import Callable, Iterator
@@ -33,7 +34,7 @@ from newsetl.pipeline import faults, outcomes, progress
 from newsetl.pipeline.process import Doc, process_document, worker_failure
 from newsetl.pipeline.source import Batch, Source
 from newsetl.pipeline.versions import EXTRACTOR_VERSION
-from newsetl.pipeline.workers import WorkerPool
+from newsetl.pipeline.workers import PoolTerminated, WorkerPool
 from newsetl.settings import MB, Settings, default_workers
 from newsetl.storage import runs
 from newsetl.storage.backends import open_warehouse
@@ -76,6 +77,7 @@ class Run:
         self.started_at: datetime | None = None
         self.summary: RunSummary | None = None
         self._pool: WorkerPool[Doc, Processed] | None = None
+        self._turns = _Turns()
         self._loader_threads = loader_threads(settings)
         bounded = self.store.capabilities.bounded_load_memory
         self._memory = LoadMemory(settings.storage.load_memory_mb if bounded else 0)
@@ -132,6 +134,7 @@ class Run:
 
     def abort(self) -> None:
         """Stop promptly (a signal): no new extraction or fetches; the run then fails."""
+        self._turns.stop()
         if self._pool is not None:
             self._pool.terminate()
         self.source.abort()
@@ -139,15 +142,23 @@ class Run:
     # -- the stages -----------------------------------------------------------------------
 
     def batches(self) -> Iterator[Batch]:
-        return self.source.batches(self)
+        for seq, batch in enumerate(self.source.batches(self)):
+            batch.seq = seq
+            yield batch
 
     def extract(self, batch: Batch) -> list[Processed]:
-        """The source's I/O for the batch, then extraction on the worker pool; input order."""
-        assert self._pool is not None, "use Run as a context manager"
-        if batch.needs_work:
-            self.source.prepare(self, batch)
-        todo = [it.doc for it in batch.items if it.done is None and it.doc is not None]
-        done = iter(self._pool.map(todo))
+        """The source's I/O for the batch, then extraction on the worker pool, in batch
+        order (see :class:`_Turns`); results in input order."""
+        pool = self._pool
+        assert pool is not None, "use Run as a context manager"
+        try:
+            if batch.needs_work:
+                self.source.prepare(self, batch)
+            todo = [it.doc for it in batch.items if it.done is None and it.doc is not None]
+            self._turns.wait(batch.seq)
+            done = iter(pool.map(todo))
+        finally:
+            self._turns.end(batch.seq)
         out: list[Processed] = []
         for it in batch.items:
             if it.done is not None:
@@ -196,6 +207,44 @@ class Run:
         summary.extra = self.source.stats()
         self.summary = summary
         return summary
+
+
+class _Turns:
+    """Extraction in batch order. The pool serves one batch at a time, and the threads that
+    extract batches race for it: when the next batch's thread won (measured: in two of three
+    2,000-document runs), the one before waited behind it, and so did its load, which is
+    next. At the end of a run two loads then ran back to back with the workers idle. A
+    batch's I/O (``prepare``) still overlaps; only its turn on the pool waits for the
+    batches before it to be done with theirs (or to have failed)."""
+
+    def __init__(self) -> None:
+        self._cv = threading.Condition()
+        self._next = 0
+        self._ended: set[int] = set()
+        self._stopped = False
+
+    def wait(self, seq: int | None) -> None:
+        if seq is None:  # a batch the engine did not number: no order to keep
+            return
+        with self._cv:
+            self._cv.wait_for(lambda: self._stopped or self._next >= seq)
+            if self._stopped:
+                raise PoolTerminated("the run is stopping: no more extraction")
+
+    def end(self, seq: int | None) -> None:
+        if seq is None:
+            return
+        with self._cv:
+            self._ended.add(seq)
+            while self._next in self._ended:
+                self._ended.discard(self._next)
+                self._next += 1
+            self._cv.notify_all()
+
+    def stop(self) -> None:
+        with self._cv:
+            self._stopped = True
+            self._cv.notify_all()
 
 
 class LoadMemory:

@@ -46,6 +46,8 @@ class Batch:
 
     items: list[Item] = field(default_factory=list)
     extra: Any = None
+    # Its place in the run, set by the engine: extraction takes the batches in this order.
+    seq: int | None = None
 
     def __len__(self) -> int:
         return len(self.items)
