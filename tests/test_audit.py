@@ -84,6 +84,11 @@ def _break(settings: Settings, sql: str) -> None:
             "no abandoned runs",
         ),
         ("UPDATE articles SET version = 3 WHERE source_ref LIKE '%harbour%'", "versions are contiguous"),
+        (
+            "INSERT INTO near_duplicates SELECT article_id, article_id || '-copy', 0.9, 'm', 'r', now() "
+            "FROM (SELECT article_id FROM articles LIMIT 1), range(2)",
+            "near-duplicate links are unique",
+        ),
     ],
 )
 def test_audit_catches_broken_invariants(ingested: Settings, sql: str, check: str) -> None:

@@ -153,3 +153,41 @@ def test_a_write_session_inside_a_read_session_of_the_same_thread_is_refused(db_
     with wh.session() as conn, wh.session(read_only=True) as reader:  # the other way round works
         conn.execute("CREATE TABLE u (i INTEGER)")
         assert reader.execute("SELECT count(*) FROM schema_migrations").fetchone() is not None
+
+
+def test_migration_011_keeps_the_links_and_drops_their_key(db_path: Path) -> None:
+    """A warehouse made before 011 keeps its near-duplicate links, and the views over them."""
+    with store(db_path).session() as conn:
+        conn.execute(
+            """CREATE TABLE schema_migrations (version INTEGER NOT NULL, name VARCHAR NOT NULL,
+               checksum VARCHAR NOT NULL, applied_at TIMESTAMPTZ NOT NULL)"""
+        )
+        for mig in migrations.migrations():
+            if mig.version < 11:
+                conn.execute(mig.sql)
+                conn.execute("INSERT INTO schema_migrations VALUES (?, ?, ?, now())",
+                             [mig.version, mig.name, mig.checksum])  # fmt: skip
+        conn.execute(
+            """INSERT INTO near_duplicates
+               SELECT 'a' || i, 'b' || i, 0.5, 'minhash-bottom128-w3', 'r1', now() FROM range(3) t(i)"""
+        )
+        conn.execute("INSERT INTO article_clusters SELECT 'a' || i, 'b' || i, now() FROM range(3) t(i)")
+        conn.execute("INSERT INTO article_clusters SELECT 'b' || i, 'b' || i, now() FROM range(3) t(i)")
+
+        def keys() -> list[tuple[str, ...]]:
+            return conn.execute(
+                """SELECT constraint_type FROM duckdb_constraints()
+                   WHERE table_name = 'near_duplicates' AND constraint_type = 'PRIMARY KEY'"""
+            ).fetchall()
+
+        assert keys() == [("PRIMARY KEY",)]
+        assert migrations.migrate(conn) == [m.version for m in migrations.migrations() if m.version >= 11]
+        assert keys() == []
+        rows = conn.execute("SELECT article_id, duplicate_of FROM near_duplicates ORDER BY 1").fetchall()
+        assert rows == [("a0", "b0"), ("a1", "b1"), ("a2", "b2")]
+        not_null = conn.execute(
+            """SELECT count(*) FROM duckdb_constraints()
+               WHERE table_name = 'near_duplicates' AND constraint_type = 'NOT NULL'"""
+        ).fetchone()
+        assert not_null == (6,)
+        conn.execute("SELECT * FROM story_clusters").fetchall()  # the views still resolve

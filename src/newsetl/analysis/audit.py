@@ -172,6 +172,16 @@ def run_audit(
                 "{n} article(s) with missing or extra earlier versions",
             )
         )
+        add(
+            _count_check(
+                conn,
+                "near-duplicate links are unique",
+                """SELECT article_id, duplicate_of, count(*) AS links FROM near_duplicates
+                   GROUP BY ALL HAVING count(*) > 1""",
+                "one link per pair of articles (kept by the loader: the table has no key)",
+                "{n} pair(s) of articles linked more than once",
+            )
+        )
         if "raw_blobs" in tables:
             add(_archive_check(conn, archive_dir, run_id, expect_archive))
         if "feed_entries" in tables:

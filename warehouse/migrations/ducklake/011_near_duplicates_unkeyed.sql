@@ -1,0 +1,2 @@
+-- DuckLake version of 011_near_duplicates_unkeyed.sql: nothing to do. A lake's
+-- near_duplicates never had a primary key (DuckLake has no constraints; see 003).
