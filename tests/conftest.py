@@ -26,6 +26,15 @@ def corpus_path(*parts: str) -> Path:
     return path
 
 
+def corpus_html_pages() -> list[Path]:
+    """Every HTML page of the corpus (plain or gzipped), or skip when it is absent."""
+    pages: list[Path] = []
+    for part in ("article-extraction-benchmark", "fundus", "trafilatura"):
+        root = corpus_path(part)
+        pages += sorted(p for p in root.rglob("*") if p.is_file() and ".htm" in p.name)
+    return pages
+
+
 @pytest.fixture
 def corpus() -> Path:
     return corpus_path()

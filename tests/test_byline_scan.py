@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import gzip
-from pathlib import Path
 
 import lxml.html
 import pytest
@@ -15,7 +14,7 @@ from trafilatura.xpaths import AUTHOR_XPATHS
 from newsetl.pipeline.metadata import byline_scan
 from newsetl.pipeline.metadata.byline_scan import labelled_elements, scan_bylines
 
-from .conftest import corpus_path
+from .conftest import corpus_html_pages
 
 # The expressions newsetl used before the scan (profile links and labels were its own).
 _RE_NS = {"re": "http://exslt.org/regular-expressions"}
@@ -41,16 +40,8 @@ def _scanned(tree: HtmlElement) -> list[list[HtmlElement]]:
     return [*found.tiers, found.profile_links, labelled_elements(tree)]
 
 
-def _corpus_pages() -> list[Path]:
-    pages: list[Path] = []
-    for part in ("article-extraction-benchmark", "fundus", "trafilatura"):
-        root = corpus_path(part)
-        pages += sorted(p for p in root.rglob("*") if p.is_file() and ".htm" in p.name)
-    return pages
-
-
 def test_same_elements_as_the_xpaths_on_every_corpus_page() -> None:
-    pages = _corpus_pages()
+    pages = corpus_html_pages()
     assert len(pages) > 150
     compared = 0
     for page in pages:

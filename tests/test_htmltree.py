@@ -5,7 +5,6 @@ from __future__ import annotations
 import copy
 import dataclasses
 import gzip
-from pathlib import Path
 from typing import Any
 
 import lxml.html
@@ -19,7 +18,7 @@ from newsetl.pipeline.decode import decode_bytes
 from newsetl.pipeline.extract import extract_html
 from newsetl.pipeline.htmltree import parse_html
 
-from .conftest import corpus_path
+from .conftest import corpus_html_pages
 
 
 def _outcome(html: str, parse: Any) -> Any:
@@ -29,16 +28,8 @@ def _outcome(html: str, parse: Any) -> Any:
         return ("rejected", exc.reason)
 
 
-def _corpus_pages() -> list[Path]:
-    pages: list[Path] = []
-    for part in ("article-extraction-benchmark", "fundus", "trafilatura"):
-        root = corpus_path(part)
-        pages += sorted(p for p in root.rglob("*") if p.is_file() and ".htm" in p.name)
-    return pages
-
-
 def test_every_corpus_page_extracts_as_with_trafilaturas_parser() -> None:
-    pages = _corpus_pages()
+    pages = corpus_html_pages()
     assert len(pages) > 150
     for page in pages:
         data = page.read_bytes()
