@@ -152,3 +152,11 @@ def test_the_forkserver_preload_leaves_nothing_for_the_first_page_to_load(corpus
     )
     assert done.returncode == 0, done.stderr
     assert done.stdout.split(maxsplit=1) == ["1", "[]\n"]
+
+
+def test_workers_inherit_the_warm_up_instead_of_repeating_it() -> None:
+    """The preload warmed up once (a miss, inherited by every worker); a worker's own call at
+    start-up is a hit, not a second run of the built-in page."""
+    with WorkerPool(workerfns.warm_up_calls, lambda item, why: (-1, -1), workers=2) as pool:
+        found = pool.map([1, 2, 3, 4])
+    assert all(misses == 1 and hits >= 1 for misses, hits in found), found

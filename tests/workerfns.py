@@ -39,3 +39,11 @@ def is_imported(module: str) -> bool:
     import sys
 
     return module in sys.modules
+
+
+def warm_up_calls(_: int) -> tuple[int, int]:
+    """(misses, hits) of this worker's ``process.warm_up`` cache."""
+    from newsetl.pipeline.process import warm_up
+
+    info = warm_up.cache_info()
+    return info.misses, info.hits

@@ -12,6 +12,7 @@ return a rejected :class:`Processed` with the stage and the reason.
 from __future__ import annotations
 
 import contextlib
+import functools
 import hashlib
 import logging
 import time
@@ -152,12 +153,14 @@ goes through the enrich step as well, with its hashes, language and sketch.</p>
 </article></body></html>"""
 
 
+@functools.cache
 def warm_up() -> None:
     """Load what every worker would otherwise load on its first pages, once, in the
     forkserver the workers are forked from (shared copy-on-write): the language model,
     dateparser (~0.2 s) and the public suffix list (~0.08 s), then one small built-in page
     through decode, extract and enrich for the rest (numpy's lazy modules, compiled
-    expressions)."""
+    expressions). Once per process: a worker forked after the preload inherits the call;
+    its own call at start-up (for a preload that failed) then does nothing."""
     from newsetl.pipeline import enrich as enrich_stage
     from newsetl.pipeline import extract
 
