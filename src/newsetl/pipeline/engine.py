@@ -32,7 +32,7 @@ from newsetl.errors import TransientError
 from newsetl.models import BatchReport, Processed, RunSummary
 from newsetl.pipeline import faults, outcomes, progress
 from newsetl.pipeline.process import Doc, process_document, worker_failure
-from newsetl.pipeline.source import Batch, Source
+from newsetl.pipeline.source import Batch, Source, taper_last
 from newsetl.pipeline.versions import EXTRACTOR_VERSION
 from newsetl.pipeline.workers import PoolTerminated, WorkerPool
 from newsetl.settings import MB, Settings, default_workers
@@ -142,7 +142,10 @@ class Run:
     # -- the stages -----------------------------------------------------------------------
 
     def batches(self) -> Iterator[Batch]:
-        for seq, batch in enumerate(self.source.batches(self)):
+        planned = self.source.batches(self)
+        if self.source.splittable:
+            planned = taper_last(planned)
+        for seq, batch in enumerate(planned):
             batch.seq = seq
             yield batch
 

@@ -10,7 +10,7 @@ transaction, so they commit together with the articles and the ledger rows.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -57,11 +57,62 @@ class Batch:
         return any(it.done is None for it in self.items)
 
 
+# The smallest piece :func:`taper_last` cuts: below it a load's fixed cost (opening the
+# warehouse, the commit and its checkpoint) outweighs what the smaller piece saves.
+TAPER_FLOOR = 32
+
+
+def taper_last(batches: Iterable[Batch], floor: int = TAPER_FLOOR) -> Iterator[Batch]:
+    """The batches as given, except the last one, cut into pieces of halving work.
+
+    Each batch's load runs in the main thread while the workers extract the next batch;
+    the last load has nothing to overlap, so the workers sit idle through it (0.6 s of a
+    500-document load at 2,000 articles, 1.6 s at 20,000). Cut into 1/2, 1/4, 1/8, …
+    of its work, the pieces' loads overlap the extraction of the pieces after them, and
+    only the smallest is left at the end. One batch is held back to know which is last.
+    """
+    it = iter(batches)
+    held = next(it, None)
+    if held is None:
+        return
+    for batch in it:
+        yield held
+        held = batch
+    yield from split_batch(held, floor)
+
+
+def split_batch(batch: Batch, floor: int = TAPER_FLOOR) -> Iterator[Batch]:
+    """``batch`` in pieces of 1/2, 1/4, … of its work (items to extract), the last at least
+    ``floor``; settled items go with the piece they stand in. A batch that carries
+    ``extra`` (rows of its own for the source) stays whole."""
+    work = sum(it.done is None for it in batch.items)
+    if batch.extra is not None or work < 2 * floor:
+        yield batch
+        return
+    sizes: list[int] = []
+    rest = work
+    while rest >= 2 * floor:
+        sizes.append(rest // 2)
+        rest -= rest // 2
+    sizes.append(rest)
+    piece, quota = Batch(), sizes.pop(0)
+    for item in batch.items:
+        if quota == 0 and item.done is None:
+            yield piece
+            piece, quota = Batch(), sizes.pop(0)
+        piece.items.append(item)
+        quota -= item.done is None
+    yield piece
+
+
 class Source:
     """Base class of every source: override what the source needs, the rest is a no-op."""
 
     flow: str = "ingest"  # the Prefect flow / runs.flow name
     kind: str = "source"  # inputs.source_kind of its inputs
+    # Its batches are independent groups of items (no ``extra``, nothing spans two of them):
+    # the engine may cut the last one smaller (:func:`taper_last`).
+    splittable: bool = False
 
     def parameters(self) -> dict[str, Any]:
         """What the ``runs`` row records as the run's parameters."""

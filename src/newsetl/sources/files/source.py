@@ -112,6 +112,7 @@ class FileSource(Source):
 
     flow = FILES_FLOW
     kind = KIND
+    splittable = True
 
     def __init__(self, paths: Sequence[str | os.PathLike[str]], shard: Shard = WHOLE) -> None:
         self.paths = [os.fspath(p) for p in paths]
