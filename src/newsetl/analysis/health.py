@@ -30,6 +30,7 @@ import polars as pl
 
 from newsetl.storage.base import Warehouse
 from newsetl.storage.frames import read_frame
+from newsetl.storage.sqllists import text_list
 from newsetl.storage.writes import Schema, insert
 
 Direction = Literal["drop", "rise"]
@@ -224,10 +225,10 @@ def load_window(
     """``source_inputs`` rows (:data:`INPUT_COLUMNS`) of UTC days ``start``..``end``, of every
     source or of the source ``keys``."""
     lo, hi = day_bounds(start, end)
-    only = "AND source_key IN (SELECT unnest($keys))" if keys is not None else ""
+    only = "AND source_key IN (SELECT unnest($keys::JSON::VARCHAR[]))" if keys is not None else ""
     params: dict[str, Any] = {"lo": lo, "hi": hi}
     if keys is not None:
-        params["keys"] = list(keys)
+        params["keys"] = text_list(keys)
     return read_frame(
         conn,
         f"""SELECT {", ".join(INPUT_COLUMNS)} FROM source_inputs

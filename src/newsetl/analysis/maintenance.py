@@ -18,6 +18,7 @@ from newsetl.settings import Settings
 from newsetl.storage import runs
 from newsetl.storage.base import Warehouse, transaction
 from newsetl.storage.raw_archive import RawArchive, archive_root
+from newsetl.storage.sqllists import text_list
 
 
 @dataclass(slots=True)
@@ -101,7 +102,9 @@ def prune_raw_archive(retention_days: int, archive_dir: str | Path) -> Step:
         archive = RawArchive(archive_dir)
         with transaction(conn):
             conn.execute(
-                "UPDATE raw_blobs SET pruned_at = now() WHERE sha256 IN (SELECT unnest($shas))", {"shas": old}
+                "UPDATE raw_blobs SET pruned_at = now() "
+                "WHERE sha256 IN (SELECT unnest($shas::JSON::VARCHAR[]))",
+                {"shas": text_list(old)},
             )
         # Files go after the commit: a crash in between leaves files that are no longer
         # listed (harmless), never listed blobs that are gone.

@@ -48,6 +48,7 @@ from newsetl.pipeline.fingerprint import (
 )
 from newsetl.storage.base import Warehouse
 from newsetl.storage.frames import read_frame, temp_table
+from newsetl.storage.sqllists import text_list
 from newsetl.storage.writes import upsert
 
 # Estimated Jaccard similarity at or above which two texts are near-duplicates. Measured by
@@ -192,9 +193,13 @@ def link_articles(
     updated = [d.article_id for d in docs if d.is_update]
     if updated:
         for table in ("article_sketches", "article_sketch_lists"):
-            conn.execute(f"DELETE FROM {table} WHERE article_id IN (SELECT unnest($ids))", {"ids": updated})
+            conn.execute(
+                f"DELETE FROM {table} WHERE article_id IN (SELECT unnest($ids::JSON::VARCHAR[]))",
+                {"ids": text_list(updated)},
+            )
         conn.execute(
-            "DELETE FROM near_duplicates WHERE article_id IN (SELECT unnest($ids))", {"ids": updated}
+            "DELETE FROM near_duplicates WHERE article_id IN (SELECT unnest($ids::JSON::VARCHAR[]))",
+            {"ids": text_list(updated)},
         )
     linkable = [d for d in docs if len(d.sketch) >= MIN_SHINGLES]
     report.sketched = len(linkable)
@@ -307,8 +312,9 @@ def _assign_clusters(
     current: dict[str, str] = {}
     lookup = sorted(set(batch_ids) | set(others))
     for aid, cid in conn.execute(
-        "SELECT article_id, cluster_id FROM article_clusters WHERE article_id IN (SELECT unnest($ids))",
-        {"ids": lookup},
+        "SELECT article_id, cluster_id FROM article_clusters "
+        "WHERE article_id IN (SELECT unnest($ids::JSON::VARCHAR[]))",
+        {"ids": text_list(lookup)},
     ).fetchall():
         current[aid] = cid
     # Union-find over cluster ids (an article without a cluster row is its own cluster).
@@ -335,8 +341,9 @@ def _assign_clusters(
     missing = [r for r in roots if r not in first_seen]
     if missing:
         for aid, seen_at in conn.execute(
-            "SELECT article_id, first_seen_at FROM articles WHERE article_id IN (SELECT unnest($ids))",
-            {"ids": missing},
+            "SELECT article_id, first_seen_at FROM articles "
+            "WHERE article_id IN (SELECT unnest($ids::JSON::VARCHAR[]))",
+            {"ids": text_list(missing)},
         ).fetchall():
             first_seen[aid] = seen_at
     far_future = datetime.max.replace(tzinfo=UTC)
@@ -398,8 +405,9 @@ def relink_all(
         chunk = ids[i : i + batch_size]
         cur = conn.execute(
             """SELECT article_id, text, 1 AS version, first_seen_at FROM articles
-               WHERE article_id IN (SELECT unnest($ids)) ORDER BY first_seen_at, article_id""",
-            {"ids": chunk},
+               WHERE article_id IN (SELECT unnest($ids::JSON::VARCHAR[]))
+               ORDER BY first_seen_at, article_id""",
+            {"ids": text_list(chunk)},
         )
         cols = [d[0] for d in cur.description or []]
         rows = [dict(zip(cols, r, strict=True)) for r in cur.fetchall()]

@@ -31,6 +31,7 @@ from newsetl.analysis.search import (
 )
 from newsetl.storage.base import Warehouse, transaction
 from newsetl.storage.extensions import load_extension
+from newsetl.storage.sqllists import text_list
 
 
 @dataclass(slots=True)
@@ -274,8 +275,8 @@ def _update_in_place(
     if gone:
         conn.execute(
             f"CREATE OR REPLACE TEMP TABLE _search_gone AS SELECT docid FROM {fts}.docs "
-            "WHERE name IN (SELECT unnest($ids))",
-            {"ids": gone},
+            "WHERE name IN (SELECT unnest($ids::JSON::VARCHAR[]))",
+            {"ids": text_list(gone)},
         )
         conn.execute(
             f"""UPDATE {fts}.dict AS d SET df = d.df - g.n
@@ -293,8 +294,8 @@ def _update_in_place(
                 SELECT (SELECT coalesce(max(docid), -1) FROM {fts}.docs)
                        + row_number() OVER (ORDER BY a.article_id) AS docid,
                        a.article_id AS name, a.title, a.text
-                FROM articles AS a WHERE a.article_id IN (SELECT unnest($ids))""",
-            {"ids": list(added)},
+                FROM articles AS a WHERE a.article_id IN (SELECT unnest($ids::JSON::VARCHAR[]))""",
+            {"ids": text_list(added)},
         )
         conn.execute(
             f"""CREATE OR REPLACE TEMP TABLE _search_tok AS

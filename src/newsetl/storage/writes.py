@@ -19,6 +19,7 @@ import polars as pl
 
 from newsetl.models import Outcome, Processed
 from newsetl.storage.frames import temp_table
+from newsetl.storage.sqllists import text_list
 
 Schema = dict[str, Any]
 
@@ -142,10 +143,13 @@ def upsert(
         )
 
 
-def delete_keys(conn: duckdb.DuckDBPyConnection, table: str, column: str, keys: Iterable[Any]) -> None:
+def delete_keys(conn: duckdb.DuckDBPyConnection, table: str, column: str, keys: Iterable[str]) -> None:
     keys = sorted(set(keys))
     if keys:
-        conn.execute(f"DELETE FROM {table} WHERE {column} IN (SELECT unnest($k))", {"k": keys})
+        conn.execute(
+            f"DELETE FROM {table} WHERE {column} IN (SELECT unnest($k::JSON::VARCHAR[]))",
+            {"k": text_list(keys)},
+        )
 
 
 # --- articles and their versions ----------------------------------------------------------
@@ -180,8 +184,9 @@ def existing_articles(
     rows = conn.execute(
         """SELECT article_id, content_hash, source_ref, version, first_seen_at, first_run_id, title
            FROM articles
-           WHERE article_id IN (SELECT unnest($ids)) OR content_hash IN (SELECT unnest($hashes))""",
-        {"ids": sorted(ids), "hashes": sorted(hashes)},
+           WHERE article_id IN (SELECT unnest($ids::JSON::VARCHAR[]))
+              OR content_hash IN (SELECT unnest($hashes::JSON::VARCHAR[]))""",
+        {"ids": text_list(sorted(ids)), "hashes": text_list(sorted(hashes))},
     ).fetchall()
     by_id = {r[0]: Existing(r[1], r[2], r[3], r[4], r[5], r[6]) for r in rows}
     by_hash: dict[str, str] = {}
@@ -210,8 +215,8 @@ def write_articles(
             """INSERT INTO article_versions
                SELECT article_id, version, content_hash, title, text, url, word_count, source_ref,
                       extractor_version, run_id, ingested_at, $now, $run
-               FROM articles WHERE article_id IN (SELECT unnest($ids))""",
-            {"ids": ids, "now": now, "run": run_id},
+               FROM articles WHERE article_id IN (SELECT unnest($ids::JSON::VARCHAR[]))""",
+            {"ids": text_list(ids), "now": now, "run": run_id},
         )
         delete_keys(conn, "articles", "article_id", ids)
     insert(conn, "article_versions", superseded.interim, VERSION_SCHEMA)
@@ -265,6 +270,7 @@ def write_raw_blobs(conn: duckdb.DuckDBPyConnection, items: Sequence[Processed],
     seen_again -= set(stored)
     if seen_again:
         conn.execute(
-            "UPDATE raw_blobs SET last_seen_at = $now WHERE sha256 IN (SELECT unnest($shas))",
-            {"now": now, "shas": sorted(seen_again)},
+            "UPDATE raw_blobs SET last_seen_at = $now "
+            "WHERE sha256 IN (SELECT unnest($shas::JSON::VARCHAR[]))",
+            {"now": now, "shas": text_list(sorted(seen_again))},
         )

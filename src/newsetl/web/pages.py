@@ -26,6 +26,7 @@ import polars as pl
 from newsetl.models import DocKind
 from newsetl.settings import WebSettings
 from newsetl.storage import writes
+from newsetl.storage.sqllists import text_list
 from newsetl.web.client import Fetcher, make_client
 from newsetl.web.headers import ACCEPT_PAGE, FETCH, POLICY, media_type
 from newsetl.web.politeness import GlobalSlot, Politeness
@@ -139,8 +140,9 @@ def write_log(conn: duckdb.DuckDBPyConnection, run_id: str, entry: FetchLog) -> 
 
 def load_robots(conn: duckdb.DuckDBPyConnection, origins: Sequence[str]) -> list[RobotsFile]:
     rows = conn.execute(
-        "SELECT origin, status, body, fetched_at FROM robots_txt WHERE origin IN (SELECT unnest($o))",
-        {"o": sorted(origins)},
+        "SELECT origin, status, body, fetched_at FROM robots_txt "
+        "WHERE origin IN (SELECT unnest($o::JSON::VARCHAR[]))",
+        {"o": text_list(sorted(origins))},
     ).fetchall()
     return [RobotsFile(*r) for r in rows]
 

@@ -24,6 +24,7 @@ from newsetl.pipeline.versions import EXTRACTOR_VERSION
 from newsetl.sources.files.discover import KIND as FILE_KIND
 from newsetl.sources.files.discover import classify
 from newsetl.storage.raw_archive import archive_root
+from newsetl.storage.sqllists import text_list
 
 REPLAY_FLOW = "replay-rejects"
 REPROCESS_FLOW = "reprocess"
@@ -157,8 +158,8 @@ class ArchiveSource(Source):
         if ids:
             for aid, title, words in conn.execute(
                 """SELECT article_id, title, word_count FROM article_versions
-                   WHERE article_id IN (SELECT unnest($ids)) AND superseded_by_run = $run""",
-                {"ids": ids, "run": written.run_id},
+                   WHERE article_id IN (SELECT unnest($ids::JSON::VARCHAR[])) AND superseded_by_run = $run""",
+                {"ids": text_list(ids), "run": written.run_id},
             ).fetchall():
                 before.rows[aid] = (title, words)
         refreshed = [
@@ -169,8 +170,9 @@ class ArchiveSource(Source):
         if refreshed:
             # Same text from the current extractor: record that it was checked.
             conn.execute(
-                "UPDATE articles SET extractor_version = $v WHERE article_id IN (SELECT unnest($ids))",
-                {"v": EXTRACTOR_VERSION, "ids": refreshed},
+                "UPDATE articles SET extractor_version = $v "
+                "WHERE article_id IN (SELECT unnest($ids::JSON::VARCHAR[]))",
+                {"v": EXTRACTOR_VERSION, "ids": text_list(refreshed)},
             )
 
     def committed(self, batch: Batch, written: Written) -> None:

@@ -24,6 +24,7 @@ import polars as pl
 from newsetl.errors import TerminalError
 from newsetl.settings import FeedSettings
 from newsetl.storage.frames import temp_table
+from newsetl.storage.sqllists import text_list
 from newsetl.web.urls import normalize_url
 
 
@@ -126,9 +127,9 @@ def add_feeds(
             """UPDATE feeds SET name = coalesce(s.name, feeds.name),
                    category = coalesce(s.category, feeds.category)
                FROM _subs s
-               WHERE feeds.url = s.url AND s.url IN (SELECT unnest($old))
+               WHERE feeds.url = s.url AND s.url IN (SELECT unnest($old::JSON::VARCHAR[]))
                  AND (s.name IS NOT NULL OR s.category IS NOT NULL)""",
-            {"old": sorted(existing)},
+            {"old": text_list(sorted(existing))},
         )
     return [(url, url not in existing) for url in unique]
 
@@ -140,11 +141,14 @@ def remove_feeds(conn: duckdb.DuckDBPyConnection, urls: Sequence[str]) -> list[s
     found = [
         r[0]
         for r in conn.execute(
-            "SELECT url FROM feeds WHERE url IN (SELECT unnest($u)) ORDER BY url", {"u": sorted(wanted)}
+            "SELECT url FROM feeds WHERE url IN (SELECT unnest($u::JSON::VARCHAR[])) ORDER BY url",
+            {"u": text_list(sorted(wanted))},
         ).fetchall()
     ]
     if found:
-        conn.execute("DELETE FROM feeds WHERE url IN (SELECT unnest($u))", {"u": found})
+        conn.execute(
+            "DELETE FROM feeds WHERE url IN (SELECT unnest($u::JSON::VARCHAR[]))", {"u": text_list(found)}
+        )
     return found
 
 
@@ -154,7 +158,8 @@ def _row(values: Sequence[Any]) -> FeedRow:
 
 def read_feeds(conn: duckdb.DuckDBPyConnection, urls: Sequence[str]) -> list[FeedRow]:
     rows = conn.execute(
-        f"SELECT {', '.join(FEED_COLUMNS)} FROM feeds WHERE url IN (SELECT unnest($u))", {"u": list(urls)}
+        f"SELECT {', '.join(FEED_COLUMNS)} FROM feeds WHERE url IN (SELECT unnest($u::JSON::VARCHAR[]))",
+        {"u": text_list(urls)},
     ).fetchall()
     by_url = {r[0]: _row(r) for r in rows}
     return [by_url[u] for u in urls if u in by_url]

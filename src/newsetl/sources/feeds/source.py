@@ -37,6 +37,7 @@ from newsetl.sources.feeds.poll import KIND, FeedPoll, FeedStats, Poller
 from newsetl.sources.feeds.registry import FeedRow, Subscription, add_feeds, due_feeds, feed_url, read_feeds
 from newsetl.sources.feeds.tables import update_feeds, write_entries
 from newsetl.storage.frames import temp_table
+from newsetl.storage.sqllists import text_list
 from newsetl.web.pages import FetchLog, Page, PageFetcher, PageRequest, write_log
 from newsetl.web.politeness import GlobalSlot
 from newsetl.web.ssrf import Resolver
@@ -253,10 +254,12 @@ class FeedSource(Source):
                        FROM feed_entries fe JOIN {probe_table} p USING (feed, entry_key)"""
                 ).fetchall()
             link_rows = conn.execute(
-                """SELECT link, feed, article_id FROM feed_entries WHERE link IN (SELECT unnest($l))
+                """SELECT link, feed, article_id FROM feed_entries
+                   WHERE link IN (SELECT unnest($l::JSON::VARCHAR[]))
                    UNION ALL
-                   SELECT url, NULL, article_id FROM articles WHERE url IN (SELECT unnest($l))""",
-                {"l": links},
+                   SELECT url, NULL, article_id FROM articles
+                   WHERE url IN (SELECT unnest($l::JSON::VARCHAR[]))""",
+                {"l": text_list(links)},
             ).fetchall()
         known = {(r[0], r[1]): _Known(*r[2:]) for r in rows}
         feed_links = {(feed, link) for link, feed, _ in link_rows if feed is not None}

@@ -27,6 +27,7 @@ from newsetl.pipeline.versions import EXTRACTOR_VERSION
 from newsetl.settings import Settings
 from newsetl.sources.files.discover import KIND, FileRef, check_paths, discover, read_file
 from newsetl.storage import writes
+from newsetl.storage.sqllists import text_list
 
 FILES_FLOW = "ingest-files"
 _LOOKUP_CHUNK = 2000
@@ -85,8 +86,8 @@ def lookup_file_state(conn: duckdb.DuckDBPyConnection, paths: Sequence[str]) -> 
         return {}
     rows = conn.execute(
         """SELECT path, size_bytes, mtime_ns, sha256, outcome, article_id, stage, reason, extractor_version
-           FROM file_state WHERE path IN (SELECT unnest($paths))""",
-        {"paths": list(paths)},
+           FROM file_state WHERE path IN (SELECT unnest($paths::JSON::VARCHAR[]))""",
+        {"paths": text_list(paths)},
     ).fetchall()
     return {r[0]: FileState(*r[1:]) for r in rows}
 

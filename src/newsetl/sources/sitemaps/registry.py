@@ -23,6 +23,7 @@ from newsetl.settings import Settings
 from newsetl.sources.feeds.registry import next_check_error, next_check_ok
 from newsetl.storage import writes
 from newsetl.storage.frames import temp_table
+from newsetl.storage.sqllists import text_list
 from newsetl.web.urls import normalize_url
 
 SITE, SITEMAP = "site", "sitemap"
@@ -92,7 +93,8 @@ def add_sitemaps(
     existing = {
         r[0]
         for r in conn.execute(
-            "SELECT url FROM sitemaps WHERE url IN (SELECT unnest($u))", {"u": list(unique)}
+            "SELECT url FROM sitemaps WHERE url IN (SELECT unnest($u::JSON::VARCHAR[]))",
+            {"u": text_list(unique)},
         ).fetchall()
     }
     new = [
@@ -107,8 +109,8 @@ def add_sitemaps(
     writes.insert(conn, "sitemaps", new, schema)
     if name:
         conn.execute(
-            "UPDATE sitemaps SET name = $n WHERE url IN (SELECT unnest($u))",
-            {"n": name, "u": sorted(existing)},
+            "UPDATE sitemaps SET name = $n WHERE url IN (SELECT unnest($u::JSON::VARCHAR[]))",
+            {"n": name, "u": text_list(sorted(existing))},
         )
     return [(u, u not in existing) for u in unique]
 
@@ -119,18 +121,25 @@ def remove_sitemaps(conn: duckdb.DuckDBPyConnection, urls: Sequence[str]) -> lis
     found = [
         r[0]
         for r in conn.execute(
-            "SELECT url FROM sitemaps WHERE url IN (SELECT unnest($u)) ORDER BY url", {"u": wanted}
+            "SELECT url FROM sitemaps WHERE url IN (SELECT unnest($u::JSON::VARCHAR[])) ORDER BY url",
+            {"u": text_list(wanted)},
         ).fetchall()
     ]
     if found:
-        conn.execute("DELETE FROM sitemaps WHERE url IN (SELECT unnest($u))", {"u": found})
-        conn.execute("DELETE FROM sitemap_documents WHERE root IN (SELECT unnest($u))", {"u": found})
+        conn.execute(
+            "DELETE FROM sitemaps WHERE url IN (SELECT unnest($u::JSON::VARCHAR[]))", {"u": text_list(found)}
+        )
+        conn.execute(
+            "DELETE FROM sitemap_documents WHERE root IN (SELECT unnest($u::JSON::VARCHAR[]))",
+            {"u": text_list(found)},
+        )
     return found
 
 
 def read_sitemaps(conn: duckdb.DuckDBPyConnection, urls: Sequence[str]) -> list[SitemapRow]:
     rows = conn.execute(
-        f"SELECT {', '.join(COLUMNS)} FROM sitemaps WHERE url IN (SELECT unnest($u))", {"u": list(urls)}
+        f"SELECT {', '.join(COLUMNS)} FROM sitemaps WHERE url IN (SELECT unnest($u::JSON::VARCHAR[]))",
+        {"u": text_list(urls)},
     ).fetchall()
     by_url = {r[0]: SitemapRow(*r) for r in rows}
     return [by_url[u] for u in dict.fromkeys(urls) if u in by_url]

@@ -54,6 +54,7 @@ from newsetl.sources.sitemaps.registry import (
 )
 from newsetl.sources.urls.fetch import UrlChunk, UrlFetchSource, UrlWork, decisions_of
 from newsetl.storage import writes
+from newsetl.storage.sqllists import text_list
 from newsetl.web.pages import load_robots
 from newsetl.web.politeness import GlobalSlot
 from newsetl.web.robots import RobotsFile, origin_of
@@ -302,12 +303,13 @@ class SitemapSource(UrlFetchSource):
             rows = conn.execute(
                 """SELECT url, lastmod, article_id, sha256, retryable, attempts, first_seen_at, first_run_id,
                           sitemap
-                   FROM sitemap_urls WHERE url IN (SELECT unnest($u))
+                   FROM sitemap_urls WHERE url IN (SELECT unnest($u::JSON::VARCHAR[]))
                    ORDER BY article_id IS NOT NULL, lastmod NULLS FIRST, first_seen_at""",
-                {"u": urls},
+                {"u": text_list(urls)},
             ).fetchall()
             stored = conn.execute(
-                "SELECT url, article_id FROM articles WHERE url IN (SELECT unnest($u))", {"u": urls}
+                "SELECT url, article_id FROM articles WHERE url IN (SELECT unnest($u::JSON::VARCHAR[]))",
+                {"u": text_list(urls)},
             ).fetchall()
         listed_by: dict[str, set[str]] = {}
         for r in rows:

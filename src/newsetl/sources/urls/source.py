@@ -29,6 +29,7 @@ from newsetl.pipeline.source import Batch, Item, Run
 from newsetl.settings import Settings
 from newsetl.sources.urls.fetch import UrlChunk, UrlFetchSource, UrlWork, parse_when
 from newsetl.sources.urls.listfile import ListLine, read_url_list
+from newsetl.storage.sqllists import text_list
 from newsetl.web.politeness import GlobalSlot
 from newsetl.web.ssrf import Resolver
 
@@ -57,10 +58,10 @@ def lookup_ingested(conn: Any, urls: list[str], kind: str = KIND) -> dict[str, I
         return {}
     rows = conn.execute(
         """SELECT source_ref, article_id, sha256, source_kind FROM inputs
-           WHERE source_kind IN ('url', 'sitemap') AND source_ref IN (SELECT unnest($u))
+           WHERE source_kind IN ('url', 'sitemap') AND source_ref IN (SELECT unnest($u::JSON::VARCHAR[]))
              AND article_id IS NOT NULL
            ORDER BY seen_at""",
-        {"u": urls},
+        {"u": text_list(urls)},
     ).fetchall()
     out: dict[str, Ingested] = {}
     for ref, aid, sha, k in rows:  # the latest wins; a known hash is kept
@@ -69,7 +70,8 @@ def lookup_ingested(conn: Any, urls: list[str], kind: str = KIND) -> dict[str, I
             aid, sha or (prev.sha256 if prev else None), k == kind or bool(prev and prev.same_kind)
         )
     for url, aid, sha in conn.execute(
-        "SELECT url, article_id, raw_sha256 FROM articles WHERE url IN (SELECT unnest($u))", {"u": urls}
+        "SELECT url, article_id, raw_sha256 FROM articles WHERE url IN (SELECT unnest($u::JSON::VARCHAR[]))",
+        {"u": text_list(urls)},
     ).fetchall():
         out.setdefault(url, Ingested(aid, sha, False))
     return out

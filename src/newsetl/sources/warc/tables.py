@@ -14,6 +14,7 @@ import polars as pl
 from newsetl.models import Outcome, Processed
 from newsetl.pipeline.process import Known
 from newsetl.storage import writes
+from newsetl.storage.sqllists import text_list
 
 UTC_TS = pl.Datetime("us", "UTC")
 
@@ -97,8 +98,9 @@ def known_records(conn: duckdb.DuckDBPyConnection, refs: Sequence[str]) -> dict[
         return {}
     rows = conn.execute(
         """SELECT source_ref, sha256, outcome, article_id, stage, reason, extractor_version
-           FROM warc_records WHERE source_ref IN (SELECT unnest($refs)) AND sha256 IS NOT NULL""",
-        {"refs": list(refs)},
+           FROM warc_records
+           WHERE source_ref IN (SELECT unnest($refs::JSON::VARCHAR[])) AND sha256 IS NOT NULL""",
+        {"refs": text_list(refs)},
     ).fetchall()
     return {r[0]: Known(*r[1:]) for r in rows}
 
