@@ -4,7 +4,7 @@ import atexit
 import gc
 
 from newsetl.cli import analyst, feeds, health, ingest, ops, query, server, sitemaps, urls
-from newsetl.cli.app import app
+from newsetl.cli.app import app, own_process
 from newsetl.cli.helptext import reflow_commands
 
 __all__ = [
@@ -30,4 +30,5 @@ def main() -> None:
     # Prefect, pydantic and DuckDB's modules (~0.45 s per command, measured) only to free
     # memory the OS takes back anyway. Objects freed by reference counting still are.
     atexit.register(gc.freeze)
+    own_process()
     app()
