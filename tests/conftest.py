@@ -35,6 +35,20 @@ def corpus_html_pages() -> list[Path]:
     return pages
 
 
+STORY_PARAGRAPH = "The council met on Tuesday to discuss the harbour, the budget and the new school. "
+
+
+def write_story_pages(folder: Path, n: int) -> Path:
+    """``n`` small, distinct HTML stories in a new ``folder`` (distinct across folders too)."""
+    folder.mkdir()
+    for i in range(n):
+        body = "".join(f"<p>{folder.name} {i} {j} {STORY_PARAGRAPH * 3}</p>" for j in range(4))
+        (folder / f"{i:03d}.html").write_text(
+            f"<html><head><title>Story {i}</title></head><body><article>{body}</article></body></html>"
+        )
+    return folder
+
+
 @pytest.fixture
 def corpus() -> Path:
     return corpus_path()

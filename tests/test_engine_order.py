@@ -16,17 +16,7 @@ from newsetl.pipeline.workers import PoolTerminated
 from newsetl.settings import Settings
 from newsetl.sources.files import FileSource
 
-PARAGRAPH = "The council met on Tuesday to discuss the harbour, the budget and the new school. "
-
-
-def _pages(folder: Path, n: int) -> Path:
-    folder.mkdir()
-    for i in range(n):
-        body = "".join(f"<p>{i} {j} {PARAGRAPH * 3}</p>" for j in range(4))
-        (folder / f"{i:03d}.html").write_text(
-            f"<html><head><title>Story {i}</title></head><body><article>{body}</article></body></html>"
-        )
-    return folder
+from .conftest import write_story_pages
 
 
 def _late_first(run: Run, ended: list[int]):  # type: ignore[no-untyped-def]
@@ -56,7 +46,7 @@ def _late_first(run: Run, ended: list[int]):  # type: ignore[no-untyped-def]
 def test_batches_are_extracted_in_order_when_later_ones_reach_the_pool_first(
     tmp_path: Path, workers: int
 ) -> None:
-    folder = _pages(tmp_path / "pages", 24)
+    folder = write_story_pages(tmp_path / "pages", 24)
     settings = Settings.make(db=tmp_path / "w.duckdb", workers=workers, batch_size=4, lock_timeout_s=20)
     ended: list[int] = []
     with Run(FileSource([folder]), settings) as run:

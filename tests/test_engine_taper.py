@@ -14,7 +14,7 @@ from newsetl.pipeline.source import TAPER_FLOOR, Batch, Item, split_batch, taper
 from newsetl.settings import Settings
 from newsetl.sources.files import FileSource
 
-PARAGRAPH = "The council met on Tuesday to discuss the harbour, the budget and the new school. "
+from .conftest import write_story_pages
 
 
 def _work(n: int, tag: str = "w") -> list[Item]:
@@ -68,18 +68,8 @@ def test_only_the_last_batch_is_cut() -> None:
     assert list(taper_last([one])) == [one]
 
 
-def _pages(folder: Path, n: int) -> Path:
-    folder.mkdir()
-    for i in range(n):
-        body = "".join(f"<p>{folder.name} {i} {j} {PARAGRAPH * 3}</p>" for j in range(4))
-        (folder / f"{i:03d}.html").write_text(
-            f"<html><head><title>Story {i}</title></head><body><article>{body}</article></body></html>"
-        )
-    return folder
-
-
 def test_a_files_run_loads_its_last_batch_in_pieces_and_a_rerun_stays_whole(tmp_path: Path) -> None:
-    folder = _pages(tmp_path / "pages", 230)
+    folder = write_story_pages(tmp_path / "pages", 230)
     db = tmp_path / "w.duckdb"
     settings = Settings.make(db=db, workers=0, batch_size=100)
     loads: list[tuple[int, int]] = []
@@ -97,7 +87,7 @@ def test_a_files_run_loads_its_last_batch_in_pieces_and_a_rerun_stays_whole(tmp_
     assert summary.report.counts["loaded"] == 230
     assert [w for _, w in loads] == [100, 100, 30]
 
-    folder2 = _pages(tmp_path / "more", 200)
+    folder2 = write_story_pages(tmp_path / "more", 200)
     loads.clear()
     with Run(FileSource([folder2]), settings) as run:
         summary = drive(run, load=record(run))
