@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import gc
 import importlib
+import subprocess
+import sys
 from collections.abc import Iterator
 
 import pytest
@@ -49,3 +51,19 @@ def test_a_paused_collector_stays_paused(owned: None) -> None:
         assert not gc.isenabled()
     finally:
         gc.enable()
+
+
+def test_telling_archives_from_files_loads_neither_the_warc_source_nor_the_engine() -> None:
+    """``newsetl ingest`` routes its arguments before the flow command starts (and with it
+    the workers' forkserver): that check must stay cheap."""
+    script = (
+        "import sys\n"
+        "import newsetl.sources.warc\n"
+        "from newsetl.sources.warc.names import is_url, is_warc_name\n"
+        "assert is_warc_name('CC-NEWS-1.warc.gz') and is_url('https://x.test/a.warc')\n"
+        "assert not is_url('a.html') and not is_warc_name('a.html')\n"
+        "prefixes = ('newsetl.sources.warc.', 'newsetl.pipeline')\n"
+        "print(sorted(m for m in sys.modules if m.startswith(prefixes)))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "['newsetl.sources.warc.names']"

@@ -51,7 +51,7 @@ def ingest(
               newsetl ingest https://example.org/crawl/pages.warc.gz
     Sharded:  newsetl ingest inbox/ --shard 0/2   (and 1/2 on another machine)
     """
-    from newsetl.sources.warc import is_url, is_warc_name
+    from newsetl.sources.warc.names import is_url, is_warc_name
 
     archives = [p for p in paths if is_url(p) or is_warc_name(p)]
     if archives and len(archives) != len(paths):

@@ -32,6 +32,7 @@ from newsetl.pipeline.process import Doc
 from newsetl.pipeline.source import Batch, Item, Run, Source
 from newsetl.pipeline.versions import EXTRACTOR_VERSION
 from newsetl.settings import Settings
+from newsetl.sources.warc.names import is_url, is_warc_name
 from newsetl.sources.warc.progress import Opened, Progress
 from newsetl.sources.warc.reader import RawRecord, read_records
 from newsetl.sources.warc.records import KIND, PARSE, RecordInfo, interpret
@@ -53,15 +54,6 @@ from newsetl.web.stream import StreamError
 WARC_FLOW = "ingest-warc"
 _MAX_SETTLED = 10_000  # inputs per batch when most need no extraction
 _MAX_BATCH_BYTES = 64 << 20  # record blocks held by one batch
-
-
-def is_warc_name(name: str) -> bool:
-    lower = name.lower().split("?", 1)[0]
-    return lower.endswith((".warc", ".warc.gz"))
-
-
-def is_url(target: str) -> bool:
-    return target.lower().startswith(("http://", "https://"))
 
 
 @dataclass(slots=True)
