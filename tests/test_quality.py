@@ -31,7 +31,9 @@ def test_article_extraction_benchmark_not_below_trafilatura() -> None:
     assert ours.f1 >= plain.f1, (ours, plain)
     assert ours.precision >= plain.precision
     assert ours.recall >= plain.recall - 0.005
-    assert ours.f1 >= 0.97  # issue 14's target (0.9716 with link lines dropped, 0.9670 before)
+    # issue 14's target: 0.9670, 0.9716 with link lines dropped, 0.9748 with the split bodies
+    # joined and the headline, byline and dateline lines dropped
+    assert ours.f1 >= 0.972
 
 
 def test_fundus_not_below_trafilatura() -> None:
@@ -40,7 +42,7 @@ def test_fundus_not_below_trafilatura() -> None:
     ours, plain = evaluate(pages, _ours), evaluate(pages, _plain)
     assert ours.f1 >= plain.f1, (ours, plain)
     assert ours.precision >= plain.precision
-    assert ours.f1 > 0.93
+    assert ours.f1 > 0.955  # 0.9488 before the split bodies and the front matter, 0.9573 after
 
 
 def test_listing_shape() -> None:
@@ -102,3 +104,31 @@ def test_link_lines_are_dropped_and_the_article_kept() -> None:
         "Members said the new tram line could not wait another year.",
     ]
     assert drop_link_lines(text, PageLinks.of(lxml.html.fromstring("<p>no links</p>"))) == text
+
+
+def test_teaser_items_with_a_kicker_or_date_before_the_link() -> None:
+    """List items whose linked headline follows a kicker or a date are teasers when they come
+    in a run; the run's heading goes with them. One such item alone stays."""
+    from newsetl.pipeline.listing import PageLinks, drop_link_lines
+
+    tree = lxml.html.fromstring(
+        """<html><body><ul>
+        <li>Archäologie: <a href="/a/1">Simple Erklärung für Weihnachtswunder</a></li>
+        <li>19.03.2024 <a href="/a/2">Fahndung nach Verrätern im Amt</a></li>
+        </ul><p>Sources: <a href="/report">The annual report of the office</a></p></body></html>"""
+    )
+    links = PageLinks.of(tree)
+    text = "\n".join(
+        [
+            "Die Ausgrabung dauerte drei Jahre.",
+            "Ähnliche:",
+            "- Archäologie: Simple Erklärung für Weihnachtswunder",
+            "- 19.03.2024 Fahndung nach Verrätern im Amt",
+        ]
+    )
+    assert drop_link_lines(text, links) == "Die Ausgrabung dauerte drei Jahre."
+    alone = "Die Ausgrabung dauerte drei Jahre.\n- Archäologie: Simple Erklärung für Weihnachtswunder"
+    assert drop_link_lines(alone, links) == alone
+    # not a list item: the linked half of a sentence-like line stays
+    line = "Die Behörde nennt es The annual report of the office"
+    assert drop_link_lines(f"{line}\n{line}", links) == f"{line}\n{line}"

@@ -29,6 +29,8 @@ from trafilatura.settings import Document
 
 from newsetl.errors import Rejection
 from newsetl.models import Extracted, Stage
+from newsetl.pipeline import splitbody
+from newsetl.pipeline.frontmatter import drop_front_matter
 from newsetl.pipeline.htmltree import parse_html
 from newsetl.pipeline.listing import PageLinks, drop_link_lines, listing_like
 from newsetl.pipeline.metadata import bylines, dates, titles
@@ -308,6 +310,8 @@ def extract_html(
     try:
         links = PageLinks.of(tree)
         doc = _bare_extraction(tree, url or meta.url, focus, links)
+        if isinstance(doc, Document) and doc.text:
+            doc = _with_missing_parts(tree, doc, url or meta.url, focus)
     except Exception as exc:  # a library crash on odd markup is a rejection
         reason = f"trafilatura failed on this markup ({type(exc).__name__}: {exc})"
         raise Rejection(Stage.EXTRACT, reason[:300]) from exc
@@ -322,8 +326,11 @@ def extract_html(
         ],
         extract_domain(meta.url or url or "", fast=True) if (meta.url or url) else None,
     )
-    title = _clean_title(_choose_title(tree, metas, ld, meta, site))
-    text = _drop_leading_title(drop_link_lines(clean_text(doc.text or ""), links), title)
+    title, candidates = _choose_title(tree, metas, ld, meta, site)
+    title = _clean_title(title)
+    credit = bylines.credits(_byline_sources(tree, metas, ld, meta), site)
+    text = drop_link_lines(clean_text(doc.text or ""), links)
+    text = drop_front_matter(text, [title, *candidates], credit.authors, credit.agencies)
     if not text:
         raise Rejection(Stage.EXTRACT, "no main text left after cleaning")
     date: str | None = meta.date
@@ -332,7 +339,6 @@ def extract_html(
     if published is not None:
         date, date_source = published.value, published.source
         date_offset = None if published.tz_stated else published.offset_min
-    credit = bylines.credits(_byline_sources(tree, metas, ld, meta), site)
     return Extracted(
         text=text,
         text_source="html",
@@ -356,7 +362,7 @@ def extract_html(
 
 def _choose_title(
     tree: HtmlElement, metas: dict[str, str], ld: LinkedData, meta: Document, site: SiteNames
-) -> str | None:
+) -> tuple[str | None, list[str | None]]:
     """Headline first (JSON-LD), then og:title, twitter:title, <h1>, <title>
     (:mod:`newsetl.pipeline.metadata.titles`)."""
     h1 = tree.find(".//h1")
@@ -369,7 +375,7 @@ def _choose_title(
         ("title", head_title.text_content() if head_title is not None else None),
         ("trafilatura", meta.title),
     ]
-    return titles.choose_title(candidates, site)[0]
+    return titles.choose_title(candidates, site)[0], [value for _, value in candidates]
 
 
 def _byline_sources(
@@ -408,14 +414,25 @@ def _bare_extraction(
     return doc if isinstance(doc, Document) else None
 
 
-def _drop_leading_title(text: str, title: str | None) -> str:
-    """The headline is stored in ``title``; repeating it as the first paragraph is noise."""
-    if not title:
-        return text
-    first, _, rest = text.partition("\n")
-    if rest and first.casefold() == title.casefold():
-        return rest
-    return text
+def _with_missing_parts(tree: HtmlElement, doc: Document, url: str | None, focus: str) -> Document:
+    """The article again from a tree with its later parts joined to the first, when its body
+    is split across containers of one kind (:mod:`newsetl.pipeline.splitbody`)."""
+    split = splitbody.missing_parts(tree, doc.text or "")
+    if split is None:
+        return doc
+    full = trafilatura.bare_extraction(
+        splitbody.joined(tree, *split),
+        url=url,
+        fast=True,
+        favor_precision=focus == "precision",
+        favor_recall=focus == "recall",
+        include_comments=False,
+        include_tables=True,
+        with_metadata=False,
+    )
+    if isinstance(full, Document) and len(full.text or "") > len(doc.text or ""):
+        return full
+    return doc
 
 
 def _clean_title(title: str | None) -> str | None:

@@ -13,6 +13,8 @@ from importlib.metadata import version
 # 2: JSON-LD article record first for headline, publication time and byline; zones kept
 #    or inferred; bylines split into people and agencies; site suffixes off titles.
 # 3: lines of the text that are links to other pages (related stories, promos) dropped.
-EXTRACT_REVISION = 3
+# 4: a body split across containers of one kind joined; headline, byline and dateline
+#    lines dropped from the text; teaser list items with a kicker or date before the link.
+EXTRACT_REVISION = 4
 TRAFILATURA_VERSION = version("trafilatura")
 EXTRACTOR_VERSION = f"trafilatura-{TRAFILATURA_VERSION}+newsetl-{EXTRACT_REVISION}"
