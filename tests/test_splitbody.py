@@ -72,3 +72,14 @@ def test_corpus_page_split_in_three() -> None:
         html = page.html_bytes().decode("utf-8")
         tp, _, fn = page_scores(page.truth, extract_html(html, url=page.url).text)
         assert tp / (tp + fn) > 0.95  # recall; 0.47 before
+
+
+def test_parts_that_make_a_listing_are_not_joined() -> None:
+    """Same-kind containers that hold rows of short labels (a menu, a list of sections) would
+    turn the joined text into a listing: the article stays as extracted."""
+    labels = "".join(f"<p>Ressort Nummer {k} im Überblick</p>" for k in range(30))
+    menu = f'<div class="body article__body"><div class="body__inner-container">{labels}</div></div>'
+    html = _page("Part one.").replace("</article>", menu * 3 + "</article>")
+    text = extract_html(html).text
+    assert "Part one." in text
+    assert "Ressort Nummer" not in text

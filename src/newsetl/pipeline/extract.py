@@ -311,7 +311,7 @@ def extract_html(
         links = PageLinks.of(tree)
         doc = _bare_extraction(tree, url or meta.url, focus, links)
         if isinstance(doc, Document) and doc.text:
-            doc = _with_missing_parts(tree, doc, url or meta.url, focus)
+            doc = _with_missing_parts(tree, doc, url or meta.url, focus, links)
     except Exception as exc:  # a library crash on odd markup is a rejection
         reason = f"trafilatura failed on this markup ({type(exc).__name__}: {exc})"
         raise Rejection(Stage.EXTRACT, reason[:300]) from exc
@@ -414,9 +414,12 @@ def _bare_extraction(
     return doc if isinstance(doc, Document) else None
 
 
-def _with_missing_parts(tree: HtmlElement, doc: Document, url: str | None, focus: str) -> Document:
+def _with_missing_parts(
+    tree: HtmlElement, doc: Document, url: str | None, focus: str, links: PageLinks
+) -> Document:
     """The article again from a tree with its later parts joined to the first, when its body
-    is split across containers of one kind (:mod:`newsetl.pipeline.splitbody`)."""
+    is split across containers of one kind (:mod:`newsetl.pipeline.splitbody`). A joined
+    result that looks like a listing (the parts were teasers after all) is not taken."""
     split = splitbody.missing_parts(tree, doc.text or "")
     if split is None:
         return doc
@@ -430,9 +433,10 @@ def _with_missing_parts(tree: HtmlElement, doc: Document, url: str | None, focus
         include_tables=True,
         with_metadata=False,
     )
-    if isinstance(full, Document) and len(full.text or "") > len(doc.text or ""):
-        return full
-    return doc
+    if not isinstance(full, Document) or len(full.text or "") <= len(doc.text or ""):
+        return doc
+    # a long text is what joining the parts is for; the listing shapes still disqualify it
+    return full if listing_like(full.text or "", links) in (None, "long") else doc
 
 
 def _clean_title(title: str | None) -> str | None:

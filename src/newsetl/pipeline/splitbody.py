@@ -23,6 +23,9 @@ MIN_PART_CHARS = 400
 MIN_PART_PARAGRAPHS = 2
 # Characters of a container's longest paragraph looked up in the output.
 PROBE_CHARS = 80
+# A group of more same-kind containers than this is a list of comments or teasers, not the
+# parts of one article (and looking each up in the output would cost too much).
+MAX_PARTS = 40
 
 
 def _probe(container: HtmlElement) -> str | None:
@@ -52,7 +55,7 @@ def missing_parts(tree: HtmlElement, text: str) -> tuple[HtmlElement, list[HtmlE
             groups.setdefault((elem.tag, cls), []).append(elem)
     flat = " ".join(text.split())
     for members in groups.values():
-        if len(members) < 2:
+        if not 2 <= len(members) <= MAX_PARTS:
             continue
         parts = [(m, probe) for m in members if (probe := _probe(m)) is not None]
         present = [probe in flat for _, probe in parts]
