@@ -19,7 +19,6 @@ from htmldate.extractors import external_date_parser
 from lxml.html import HtmlElement
 from trafilatura.metadata import (
     examine_meta,
-    extract_license,
     extract_meta_json,
     extract_sitename,
     extract_title,
@@ -35,6 +34,7 @@ from newsetl.pipeline.htmltree import parse_html
 from newsetl.pipeline.listing import PageLinks, drop_link_lines, listing_like
 from newsetl.pipeline.metadata import bylines, dates, titles
 from newsetl.pipeline.metadata.jsonld import LinkedData, linked_data
+from newsetl.pipeline.metadata.licenses import page_license
 from newsetl.pipeline.metadata.sites import SiteNames
 from newsetl.pipeline.textclean import clean_text, split_plain_text
 from newsetl.pipeline.versions import EXTRACTOR_VERSION
@@ -209,15 +209,19 @@ def _as_list(value: Any) -> list[str]:
     return list(dict.fromkeys(p for p in items if p))
 
 
-def page_metadata(tree: HtmlElement, url: str | None, *, need_date: bool = True) -> Document:
+def page_metadata(
+    tree: HtmlElement, url: str | None, *, need_date: bool = True, licence: str | None = None
+) -> Document:
     """trafilatura's ``extract_metadata``, minus the guesses newsetl does not need.
 
     Same steps and order (meta tags, JSON-LD, then title, author, URL, date and site-name
-    fallbacks, licence), except: categories come only from what the page declares (JSON-LD
-    ``articleSection``), not from scanning every link for ``/category/`` paths; and
-    htmldate's search runs only when the page states no publication timestamp (which wins
-    anyway); and the page body is not searched for a byline (:mod:`newsetl.pipeline.metadata.bylines` does
-    that itself, only when the metadata names no one). Written against trafilatura 2.3 (pinned).
+    fallbacks, licence), except: the licence is passed in, read from the links of the walk
+    newsetl makes anyway (:mod:`newsetl.pipeline.metadata.licenses`); categories come only
+    from what the page declares (JSON-LD ``articleSection``), not from scanning every link
+    for ``/category/`` paths; htmldate's search runs only when the page states no
+    publication timestamp (which wins anyway); and the page body is not searched for a
+    byline (:mod:`newsetl.pipeline.metadata.bylines` does that itself, only when the
+    metadata names no one). Written against trafilatura 2.3 (pinned).
     """
     doc = examine_meta(tree)
     if doc.author and " " not in doc.author:  # a single word is a handle, not a name
@@ -247,7 +251,7 @@ def page_metadata(tree: HtmlElement, url: str | None, *, need_date: bool = True)
             doc.sitename = doc.sitename.title()
     elif doc.url and (m := _SITE_FROM_URL.match(doc.url)):
         doc.sitename = m[1]
-    doc.license = extract_license(tree)
+    doc.license = licence  # trafilatura's extract_license, read from the links (metadata.licenses)
     doc.clean_and_trim()
     return doc
 
@@ -306,9 +310,9 @@ def extract_html(
         raise Rejection(Stage.EXTRACT, "not an HTML document (no parseable tree)")
     ld = linked_data(tree, url)
     published = dates.choose_published(_date_candidates(html, metas, ld))
-    meta = page_metadata(tree, url, need_date=published is None)
+    links = PageLinks.of(tree)
+    meta = page_metadata(tree, url, need_date=published is None, licence=page_license(links.licence))
     try:
-        links = PageLinks.of(tree)
         doc = _bare_extraction(tree, url or meta.url, focus, links)
         if isinstance(doc, Document) and doc.text:
             doc = _with_missing_parts(tree, doc, url or meta.url, focus, links)
