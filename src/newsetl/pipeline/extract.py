@@ -318,11 +318,11 @@ def extract_html(
     scripts = list(tree.iter("script"))  # read once for both JSON-LD readers
     ld = linked_data(tree, url, scripts)
     published = dates.choose_published(_date_candidates(html, metas, ld))
-    links = PageLinks.of(tree)
-    meta = page_metadata(
-        tree, url, need_date=published is None, licence=page_license(links.licence), scripts=scripts
-    )
     try:
+        links = PageLinks.of(tree)
+        meta = page_metadata(
+            tree, url, need_date=published is None, licence=page_license(links.licence), scripts=scripts
+        )
         doc = _bare_extraction(tree, url or meta.url, focus, links)
         if isinstance(doc, Document) and doc.text:
             doc = _with_missing_parts(tree, doc, url or meta.url, focus, links)
