@@ -324,12 +324,12 @@ def extract_html(
             tree, url, need_date=published is None, licence=page_license(links.licence), scripts=scripts
         )
         doc = _bare_extraction(tree, url or meta.url, focus, links)
-        if isinstance(doc, Document) and doc.text:
+        if doc is not None and doc.text:
             doc = _with_missing_parts(tree, doc, url or meta.url, focus, links)
     except Exception as exc:  # a library crash on odd markup is a rejection
         reason = f"trafilatura failed on this markup ({type(exc).__name__}: {exc})"
         raise Rejection(Stage.EXTRACT, reason[:300]) from exc
-    if not isinstance(doc, Document) or not (doc.text or "").strip():
+    if doc is None or not (doc.text or "").strip():
         raise Rejection(Stage.EXTRACT, "no main text found (trafilatura)")
     site = SiteNames.of(
         [
@@ -406,9 +406,8 @@ def _byline_sources(
         yield "trafilatura", [bylines.RawCredit(meta.author)]
 
 
-def _bare_extraction(
-    tree: HtmlElement, url: str | None, focus: str, links: PageLinks, *, fast: bool = True
-) -> Document | None:
+def _trafilatura(tree: HtmlElement, url: str | None, focus: str, *, fast: bool = True) -> Document | None:
+    """trafilatura's main text of ``tree`` with newsetl's options (metadata is read apart)."""
     doc = trafilatura.bare_extraction(
         tree,
         url=url,
@@ -419,13 +418,20 @@ def _bare_extraction(
         include_tables=True,
         with_metadata=False,
     )
-    if fast and isinstance(doc, Document) and doc.text and listing_like(doc.text, links):
+    return doc if isinstance(doc, Document) else None
+
+
+def _bare_extraction(
+    tree: HtmlElement, url: str | None, focus: str, links: PageLinks, *, fast: bool = True
+) -> Document | None:
+    doc = _trafilatura(tree, url, focus, fast=fast)
+    if fast and doc is not None and doc.text and listing_like(doc.text, links):
         # Only output shaped like a listing pays for trafilatura's fallback comparison; its
         # answer is kept when shorter (the guard is against over-extraction, not for recall).
         full = _bare_extraction(tree, url, focus, links, fast=False)
         if full is not None and (full.text or "").strip() and len(full.text or "") < len(doc.text):
             return full
-    return doc if isinstance(doc, Document) else None
+    return doc
 
 
 def _with_missing_parts(
@@ -437,17 +443,8 @@ def _with_missing_parts(
     split = splitbody.missing_parts(tree, doc.text or "")
     if split is None:
         return doc
-    full = trafilatura.bare_extraction(
-        splitbody.joined(tree, *split),
-        url=url,
-        fast=True,
-        favor_precision=focus == "precision",
-        favor_recall=focus == "recall",
-        include_comments=False,
-        include_tables=True,
-        with_metadata=False,
-    )
-    if not isinstance(full, Document) or len(full.text or "") <= len(doc.text or ""):
+    full = _trafilatura(splitbody.joined(tree, *split), url, focus)
+    if full is None or len(full.text or "") <= len(doc.text or ""):
         return doc
     # a long text is what joining the parts is for; the listing shapes still disqualify it
     return full if listing_like(full.text or "", links) in (None, "long") else doc
