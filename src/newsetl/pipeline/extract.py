@@ -9,7 +9,7 @@ import contextlib
 import html as htmllib
 import logging
 import re
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import trafilatura
@@ -19,6 +19,7 @@ from htmldate.extractors import external_date_parser
 from lxml.html import HtmlElement
 from trafilatura.metadata import (
     examine_meta,
+    extract_meta_json,
     extract_sitename,
     extract_title,
     extract_url,
@@ -33,7 +34,6 @@ from newsetl.pipeline.htmltree import parse_html
 from newsetl.pipeline.listing import PageLinks, drop_link_lines, listing_like
 from newsetl.pipeline.metadata import bylines, dates, titles
 from newsetl.pipeline.metadata.jsonld import LinkedData, linked_data
-from newsetl.pipeline.metadata.jsonmeta import meta_json
 from newsetl.pipeline.metadata.licenses import page_license
 from newsetl.pipeline.metadata.sites import SiteNames
 from newsetl.pipeline.textclean import clean_text, split_plain_text
@@ -210,18 +210,12 @@ def _as_list(value: Any) -> list[str]:
 
 
 def page_metadata(
-    tree: HtmlElement,
-    url: str | None,
-    *,
-    need_date: bool = True,
-    licence: str | None = None,
-    scripts: Sequence[HtmlElement] | None = None,
+    tree: HtmlElement, url: str | None, *, need_date: bool = True, licence: str | None = None
 ) -> Document:
     """trafilatura's ``extract_metadata``, minus the guesses newsetl does not need.
 
     Same steps and order (meta tags, JSON-LD, then title, author, URL, date and site-name
-    fallbacks, licence), except: JSON-LD is read by :func:`~newsetl.pipeline.metadata.jsonmeta.meta_json`
-    (the same result, faster); the licence is passed in, read from the links of the walk
+    fallbacks, licence), except: the licence is passed in, read from the links of the walk
     newsetl makes anyway (:mod:`newsetl.pipeline.metadata.licenses`); categories come only
     from what the page declares (JSON-LD ``articleSection``), not from scanning every link
     for ``/category/`` paths; htmldate's search runs only when the page states no
@@ -232,10 +226,9 @@ def page_metadata(
     doc = examine_meta(tree)
     if doc.author and " " not in doc.author:  # a single word is a handle, not a name
         doc.author = None
-    # trafilatura's JSON-LD reading (metadata.jsonmeta: the same, faster) can fail on odd
-    # markup; the meta tags remain.
+    # trafilatura's JSON-LD parsing can fail on odd markup; the meta tags remain.
     with contextlib.suppress(Exception):
-        doc = meta_json(tree.iter("script") if scripts is None else scripts, doc)
+        doc = extract_meta_json(tree, doc)
     if not doc.title:
         doc.title = extract_title(tree)
     # No HTML byline search here: newsetl.pipeline.metadata.bylines.page_bylines does it, only when needed.
@@ -315,14 +308,11 @@ def extract_html(
     tree = parse(strip_inert(html))
     if tree is None:
         raise Rejection(Stage.EXTRACT, "not an HTML document (no parseable tree)")
-    scripts = list(tree.iter("script"))  # read once for both JSON-LD readers
-    ld = linked_data(tree, url, scripts)
+    ld = linked_data(tree, url)
     published = dates.choose_published(_date_candidates(html, metas, ld))
     try:
         links = PageLinks.of(tree)
-        meta = page_metadata(
-            tree, url, need_date=published is None, licence=page_license(links.licence), scripts=scripts
-        )
+        meta = page_metadata(tree, url, need_date=published is None, licence=page_license(links.licence))
         doc = _bare_extraction(tree, url or meta.url, focus, links)
         if doc is not None and doc.text:
             doc = _with_missing_parts(tree, doc, url or meta.url, focus, links)

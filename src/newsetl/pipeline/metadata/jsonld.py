@@ -12,7 +12,7 @@ import contextlib
 import html as htmllib
 import json
 import re
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -148,15 +148,12 @@ def _same_page(obj: dict[str, Any], url: str | None) -> bool | None:
     return path(ref) == path(url)
 
 
-def linked_data(
-    tree: HtmlElement, url: str | None = None, scripts: Sequence[HtmlElement] | None = None
-) -> LinkedData:
+def linked_data(tree: HtmlElement, url: str | None = None) -> LinkedData:
     """The article record of the page's JSON-LD: the page's own shallowest article-typed
-    object, preferring one whose URL is ``url`` when several are. ``scripts``: the page's
-    ``<script>`` elements when the caller has them already (a walk of the tree saved)."""
+    object, preferring one whose URL is ``url`` when several are."""
     out = LinkedData()
     objects: list[tuple[int, bool, int, dict[str, Any]]] = []
-    for script in tree.iter("script") if scripts is None else scripts:
+    for script in tree.iterfind(".//script[@type]"):
         if "ld+json" not in (script.get("type") or "").lower() or not script.text:
             continue
         with contextlib.suppress(ValueError, RecursionError):
